@@ -1,1 +1,76 @@
-//! hostdev-manager
+//! The nodedev-shim engine.
+//!
+//! Everything it knows about the kernel it learns through the [`Sysfs`] trait:
+//! [`RealSysfs`] over `/` (or over an unpacked snapshot), and the simulated
+//! kernel of the `pci-sim` crate in tests. Above that trait there is one code path.
+//!
+//! * [`device`]: enumeration of PCI functions into [`PciDevice`], the way
+//!   libvirt's udev node-device backend reads them.
+//! * [`net`], [`system`]: the other node devices libvirt lists next to PCI ones
+//!   (`net_<ifname>_<mac>`, `computer`).
+//! * [`config`]: configuration-space parsing (header type, capabilities, PCIe links).
+//! * [`snapshot`]: the sysfs subset the tool reads, as a tar for bug reports.
+//! * [`pci_ids`]: vendor and device names from the system's `pci.ids`.
+//!
+//! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
+//! `Documentation/driver-api/vfio.rst` in the Linux tree.
+
+pub mod config;
+pub mod device;
+mod error;
+pub mod net;
+pub mod paths;
+pub mod snapshot;
+pub mod sysfs;
+pub mod system;
+
+pub use device::{IommuGroup, MdevType, PciDevice, Sriov};
+pub use error::{Error, Result};
+pub use net::NetInterface;
+pub use sysfs::{RealSysfs, Sysfs};
+pub use system::SystemInfo;
+
+use std::collections::BTreeSet;
+
+use pci_types::PciAddress;
+
+/// libvirt's name for the root of the device tree.
+pub const COMPUTER: &str = "computer";
+
+/// libvirt's rule for node-device names: every character that is not an ASCII
+/// letter or digit becomes `_`.
+pub fn sanitize_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Every node device this tool knows on a host: the computer, its PCI functions
+/// and its network interfaces.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Inventory {
+    /// The machine (`computer`).
+    pub system: SystemInfo,
+    /// PCI functions, sorted by address.
+    pub pci: Vec<PciDevice>,
+    /// Network interfaces, sorted by name.
+    pub net: Vec<NetInterface>,
+}
+
+impl Inventory {
+    /// Reads everything.
+    pub fn read(sysfs: &dyn Sysfs) -> Result<Self> {
+        let addresses = device::list_addresses(sysfs)?;
+        let known: BTreeSet<PciAddress> = addresses.iter().copied().collect();
+        let is_known = |a: &PciAddress| known.contains(a);
+        let pci = addresses
+            .iter()
+            .map(|a| device::read_device(sysfs, a, &is_known))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            system: system::read_system(sysfs),
+            net: net::list_interfaces(sysfs, &is_known),
+            pci,
+        })
+    }
+}
