@@ -110,6 +110,13 @@ impl serde::Serialize for DriverName {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for DriverName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
