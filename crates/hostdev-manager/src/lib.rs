@@ -18,9 +18,12 @@
 pub mod config;
 pub mod device;
 mod error;
+pub mod modules;
 pub mod net;
 pub mod paths;
 pub mod snapshot;
+pub mod state;
+pub mod stub;
 pub mod sysfs;
 pub mod system;
 

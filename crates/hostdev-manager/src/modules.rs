@@ -1,0 +1,214 @@
+//! Kernel modules: choosing the best VFIO variant driver from `modules.alias` (as
+//! libvirt ≥ 10 does) and loading a driver's module through a small trait the
+//! simulated kernel can stand in for.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pci_types::DriverName;
+
+use crate::sysfs::Sysfs;
+
+/// Why a module could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModuleError {
+    /// The module is blacklisted (`blacklist NAME` in modprobe's configuration).
+    #[error("Failed to load PCI driver module {0}: administratively prohibited")]
+    Prohibited(String),
+    /// modprobe failed; its message.
+    #[error("Failed to load PCI driver module {module}: {message}")]
+    Failed {
+        /// The module.
+        module: String,
+        /// What modprobe said.
+        message: String,
+    },
+}
+
+/// Loads kernel modules (`modprobe -b`). Tests use the simulated kernel's loader.
+pub trait ModuleLoader: Send + Sync {
+    /// Loads `module` (underscore spelling), honouring the blacklist.
+    fn load(&self, module: &str) -> Result<(), ModuleError>;
+}
+
+/// The real `modprobe`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Modprobe;
+
+impl ModuleLoader for Modprobe {
+    fn load(&self, module: &str) -> Result<(), ModuleError> {
+        let out = Command::new("modprobe").arg("-b").arg(module).output();
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => {
+                if is_blacklisted(module) {
+                    return Err(ModuleError::Prohibited(module.to_string()));
+                }
+                Err(ModuleError::Failed {
+                    module: module.to_string(),
+                    message: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                })
+            }
+            Err(e) => Err(ModuleError::Failed {
+                module: module.to_string(),
+                message: format!("cannot run modprobe: {e}"),
+            }),
+        }
+    }
+}
+
+/// libvirt's `virKModIsProhibited`: `modprobe -c` lists `blacklist NAME`.
+fn is_blacklisted(module: &str) -> bool {
+    Command::new("modprobe")
+        .arg("-c")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["blacklist", module])
+        })
+        .unwrap_or(false)
+}
+
+/// The running kernel's release (`uname -r`), read from procfs.
+pub fn kernel_release(sysfs: &dyn Sysfs) -> Option<String> {
+    let b = sysfs.read(Path::new("/proc/sys/kernel/osrelease")).ok()?;
+    let s = String::from_utf8_lossy(&b).trim().to_string();
+    (!s.is_empty() && !s.contains('/')).then_some(s)
+}
+
+/// `/lib/modules/<release>/modules.alias`.
+pub fn modules_alias_path(release: &str) -> PathBuf {
+    Path::new("/lib/modules")
+        .join(release)
+        .join("modules.alias")
+}
+
+/// The seven fields of a PCI modalias, `pci:vXXXXXXXXdXXXXXXXXsvXXXXXXXXsdXXXXXXXXbcXXscXXiXX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PciModalias {
+    fields: [String; 7],
+}
+
+const MODALIAS_KEYS: [&str; 7] = ["v", "d", "sv", "sd", "bc", "sc", "i"];
+const MODALIAS_WIDTHS: [usize; 7] = [8, 8, 8, 8, 2, 2, 2];
+
+impl PciModalias {
+    /// Parses a device's `modalias` attribute (`None` if malformed, which libvirt
+    /// reports as "device modalias file … has improper format").
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut rest = text.trim_end().strip_prefix("pci:")?;
+        let mut fields: [String; 7] = Default::default();
+        for (i, (key, width)) in MODALIAS_KEYS.iter().zip(MODALIAS_WIDTHS).enumerate() {
+            rest = rest.strip_prefix(key)?;
+            let value = rest.get(..width)?;
+            if !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            fields[i] = value.to_ascii_uppercase();
+            rest = &rest[width..];
+        }
+        rest.is_empty().then_some(Self { fields })
+    }
+
+    /// How well an alias pattern (`vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*`, with
+    /// the `vfio_pci:` prefix removed) matches: `Some(wildcards)` or `None`.
+    fn match_alias(&self, pattern: &str) -> Option<usize> {
+        let mut rest = pattern;
+        let mut wildcards = 0;
+        for (i, key) in MODALIAS_KEYS.iter().enumerate() {
+            rest = rest.strip_prefix(key)?;
+            // A field is either `*` or exactly the device's digits.
+            if let Some(r) = rest.strip_prefix('*') {
+                wildcards += 1;
+                rest = r;
+            } else {
+                let width = MODALIAS_WIDTHS[i];
+                let value = rest.get(..width)?;
+                if !value.eq_ignore_ascii_case(&self.fields[i]) {
+                    return None;
+                }
+                rest = &rest[width..];
+            }
+        }
+        rest.is_empty().then_some(wildcards)
+    }
+}
+
+/// libvirt's `virPCIDeviceFindBestVFIOVariant`: among `alias vfio_pci:… MODULE`
+/// lines of modules.alias matching the device, the one with the fewest wildcards
+/// (the first wins ties). `None` when nothing matches.
+pub fn best_vfio_variant(modules_alias: &str, device: &PciModalias) -> Option<String> {
+    let mut best: Option<(usize, &str)> = None;
+    for line in modules_alias.lines() {
+        let Some(rest) = line.strip_prefix("alias vfio_pci:") else {
+            continue;
+        };
+        let mut parts = rest.split_whitespace();
+        let (Some(pattern), Some(module)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if let Some(w) = device.match_alias(pattern) {
+            if best.is_none_or(|(bw, _)| w < bw) {
+                best = Some((w, module));
+            }
+        }
+    }
+    best.map(|(_, m)| m.to_string())
+}
+
+/// The PCI driver a loaded module provides: the first `pci:NAME` entry of
+/// `/sys/module/<module>/drivers`.
+pub fn module_pci_driver(sysfs: &dyn Sysfs, module: &str) -> Option<DriverName> {
+    let dir = Path::new("/sys/module").join(module).join("drivers");
+    let mut entries = sysfs.read_dir(&dir).ok()?;
+    entries.sort();
+    entries
+        .iter()
+        .find_map(|e| e.strip_prefix("pci:"))
+        .and_then(|d| DriverName::new(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALIASES: &str = "\
+alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e
+alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci
+alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci
+alias vfio_pci:v000015B3d0000101Esv000015B3sd*bc*sc*i* mlx5_vfio_pci_special
+alias vfio_pci:v00008086d00001889sv*sd*bc*sc*i* ice_vfio_pci
+";
+
+    #[test]
+    fn picks_the_most_specific_variant() {
+        let vf =
+            PciModalias::parse("pci:v000015B3d0000101Esv000015B3sd00000001bc02sc00i00\n").unwrap();
+        assert_eq!(
+            best_vfio_variant(ALIASES, &vf).as_deref(),
+            Some("mlx5_vfio_pci_special")
+        );
+        let nic =
+            PciModalias::parse("pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00").unwrap();
+        assert_eq!(
+            best_vfio_variant(ALIASES, &nic).as_deref(),
+            Some("vfio_pci")
+        );
+        assert_eq!(best_vfio_variant("", &nic), None);
+    }
+
+    #[test]
+    fn rejects_malformed_modalias() {
+        for bad in [
+            "",
+            "pci:",
+            "usb:v1d2",
+            "pci:v000015B3d0000101Esv000015B3sd00000001bc02sc00i0",
+            "pci:vZZZZZZZZd0000101Esv000015B3sd00000001bc02sc00i00",
+        ] {
+            assert_eq!(PciModalias::parse(bad), None, "{bad}");
+        }
+    }
+}
