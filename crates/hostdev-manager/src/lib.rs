@@ -20,12 +20,14 @@ pub mod device;
 mod error;
 pub mod modules;
 pub mod net;
+pub mod ops;
 pub mod paths;
 pub mod snapshot;
 pub mod state;
 pub mod stub;
 pub mod sysfs;
 pub mod system;
+pub mod usage;
 
 pub use device::{IommuGroup, MdevType, PciDevice, Sriov};
 pub use error::{Error, Result};
