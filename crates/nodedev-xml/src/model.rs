@@ -1,0 +1,240 @@
+//! The node-device document as plain data.
+
+use pci_types::vpd::VpdResource;
+use pci_types::{PciAddress, PciExpressLink};
+
+/// A `<device>` document.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeDevice {
+    /// `<name>`: `pci_0000_07_10_1`, `net_eth0_…`, `computer`.
+    pub name: String,
+    /// `<path>`: the sysfs path (absent for `computer`).
+    pub path: Option<String>,
+    /// `<devnode type='dev'>` then `<devnode type='link'>` entries.
+    pub devnodes: Vec<DevNode>,
+    /// `<parent>`: the parent's name.
+    pub parent: Option<String>,
+    /// `<driver><name>`: the bound driver.
+    pub driver: Option<String>,
+    /// `<capability>` elements, in order.
+    pub capabilities: Vec<Capability>,
+}
+
+/// A device node of the device.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DevNode {
+    /// `dev` (the node) or `link` (a symlink to it).
+    pub kind: DevNodeKind,
+    /// The path.
+    pub path: String,
+}
+
+/// The kind of a `<devnode>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DevNodeKind {
+    /// `type='dev'`.
+    Dev,
+    /// `type='link'`.
+    Link,
+}
+
+/// The capabilities this crate reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Capability {
+    /// `type='system'` (the `computer` device).
+    System(SystemCapability),
+    /// `type='pci'`.
+    Pci(Box<PciCapability>),
+    /// `type='net'`.
+    Net(NetCapability),
+}
+
+/// `<product>` or `<vendor>`: an id and an optional name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IdName {
+    /// The id (printed `0x%04x`).
+    pub id: u32,
+    /// The name from pci.ids; `None` prints a self-closing element.
+    pub name: Option<String>,
+}
+
+/// `<capability type='pci'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PciCapability {
+    /// `<class>`: class << 16 | subclass << 8 | prog-if.
+    pub class: Option<u32>,
+    /// `<domain>` (printed as libvirt's `%d`).
+    pub domain: u32,
+    /// `<bus>`.
+    pub bus: u32,
+    /// `<slot>`.
+    pub slot: u32,
+    /// `<function>`.
+    pub function: u32,
+    /// `<product>`.
+    pub product: IdName,
+    /// `<vendor>`.
+    pub vendor: IdName,
+    /// `<capability type='phys_function'>`: this is a VF of that PF.
+    pub phys_function: Option<PciAddress>,
+    /// `<capability type='virt_functions'>`: this is an SR-IOV PF.
+    pub virt_functions: Option<VirtFunctions>,
+    /// `<capability type='pci-bridge'/>` or `'cardbus-bridge'`.
+    pub header: Option<BridgeHeader>,
+    /// `<capability type='mdev_types'>` (omitted when empty).
+    pub mdev_types: Vec<MdevType>,
+    /// `<capability type='vpd'>`.
+    pub vpd: Option<VpdResource>,
+    /// `<iommuGroup>`.
+    pub iommu_group: Option<IommuGroup>,
+    /// `<numa node>` (printed only when ≥ 0).
+    pub numa_node: Option<i32>,
+    /// `<pci-express>`.
+    pub pci_express: Option<PciExpress>,
+}
+
+/// An SR-IOV physical function's VFs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VirtFunctions {
+    /// `maxCount` (`sriov_totalvfs`); omitted when `None` or 0.
+    pub max_count: Option<u32>,
+    /// The VFs.
+    pub addresses: Vec<PciAddress>,
+}
+
+/// A bridge header type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BridgeHeader {
+    /// Header type 1.
+    PciBridge,
+    /// Header type 2.
+    CardbusBridge,
+}
+
+impl BridgeHeader {
+    /// libvirt's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PciBridge => "pci-bridge",
+            Self::CardbusBridge => "cardbus-bridge",
+        }
+    }
+}
+
+/// A mediated device type.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MdevType {
+    /// `id`.
+    pub id: String,
+    /// `<name>`.
+    pub name: Option<String>,
+    /// `<deviceAPI>`: `vfio-pci`, `vfio-ccw` or `vfio-ap`.
+    pub device_api: String,
+    /// `<availableInstances>`.
+    pub available_instances: u32,
+}
+
+/// `<iommuGroup>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IommuGroup {
+    /// `number`.
+    pub number: u32,
+    /// Members, self included (at least one).
+    pub addresses: Vec<PciAddress>,
+}
+
+/// `<pci-express>`: `<pci-express/>` when both links are `None`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct PciExpress {
+    /// `<link validity='cap'>`.
+    pub cap: Option<PciExpressLink>,
+    /// `<link validity='sta'>`.
+    pub sta: Option<PciExpressLink>,
+}
+
+/// `<capability type='net'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NetCapability {
+    /// `<interface>`.
+    pub interface: String,
+    /// `<address>` (MAC).
+    pub address: Option<String>,
+    /// `<link>`.
+    pub link: Option<NetLink>,
+    /// `<feature name>` entries.
+    pub features: Vec<String>,
+    /// `<capability type='80203'|'80211'/>`.
+    pub subtype: Option<String>,
+}
+
+/// `<link speed state/>` of a net capability.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NetLink {
+    /// Mb/s.
+    pub speed: Option<u32>,
+    /// `up`, `down`, … (never `unknown`, which libvirt does not print).
+    pub state: Option<String>,
+}
+
+/// `<capability type='system'>`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct SystemCapability {
+    /// `<product>`.
+    pub product: Option<String>,
+    /// `<hardware>`.
+    pub hardware: SystemHardware,
+    /// `<firmware>`.
+    pub firmware: SystemFirmware,
+}
+
+/// `<hardware>` of the system capability.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct SystemHardware {
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<version>`.
+    pub version: Option<String>,
+    /// `<serial>`.
+    pub serial: Option<String>,
+    /// `<uuid>`, canonical lowercase with dashes; `None` prints the zero UUID, as libvirt does.
+    pub uuid: Option<String>,
+}
+
+/// `<firmware>` of the system capability.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct SystemFirmware {
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<version>`.
+    pub version: Option<String>,
+    /// `<release_date>`.
+    pub release_date: Option<String>,
+}
+
+/// Canonical UUID text (lowercase, dashed) from 32 hex digits with or without
+/// dashes; `None` if it is not a UUID.
+pub fn canonical_uuid(text: &str) -> Option<String> {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let dashed = text.len() == 36;
+    if dashed && [8, 13, 18, 23].iter().any(|&i| text.as_bytes()[i] != b'-') {
+        return None;
+    }
+    if !dashed && text.len() != 32 {
+        return None;
+    }
+    let h = hex.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}

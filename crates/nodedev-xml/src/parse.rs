@@ -1,0 +1,936 @@
+//! The parser: quick-xml events into a small element tree (with limits, and with
+//! no DTD and no entity other than XML's five and character references), then the
+//! tree into the model, checking what libvirt's nodedev.rng checks.
+
+use std::borrow::Cow;
+
+use pci_types::vpd::{VpdCustomField, VpdReadOnly, VpdReadWrite, VpdResource};
+use pci_types::{LinkSpeed, PciAddress, PciExpressLink};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::model::*;
+use crate::XmlError;
+
+/// Largest document accepted.
+pub const MAX_INPUT: usize = 16 * 1024 * 1024;
+/// Deepest nesting accepted (node-device documents are 6 deep).
+pub const MAX_DEPTH: usize = 32;
+
+/// An element of the tree.
+#[derive(Debug)]
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Element>,
+    text: String,
+}
+
+fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
+    XmlError::Syntax(format!("at byte {}: {msg}", reader.buffer_position()))
+}
+
+fn build_tree(xml: &str) -> Result<Element, XmlError> {
+    if xml.len() > MAX_INPUT {
+        return Err(XmlError::TooLarge { limit: MAX_INPUT });
+    }
+    let mut reader = Reader::from_reader(xml.as_bytes());
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        let event = reader.read_event().map_err(|e| syntax(&reader, e))?;
+        match event {
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Start(e) | Event::Empty(e) if root.is_some() => {
+                return Err(XmlError::Syntax(format!(
+                    "content after the root element: <{}>",
+                    String::from_utf8_lossy(e.name().as_ref())
+                )))
+            }
+            Event::Start(e) | Event::Empty(e) if stack.len() >= MAX_DEPTH => {
+                return Err(XmlError::Syntax(format!(
+                    "elements nested deeper than {MAX_DEPTH} at <{}>",
+                    String::from_utf8_lossy(e.name().as_ref())
+                )))
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                let mut attrs = Vec::new();
+                for a in e.attributes() {
+                    let a = a.map_err(|err| syntax(&reader, format!("<{name}>: {err}")))?;
+                    let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+                    let value = a
+                        .unescape_value()
+                        .map_err(|err| syntax(&reader, format!("<{name} {key}>: {err}")))?
+                        .into_owned();
+                    attrs.push((key, value));
+                }
+                let el = Element {
+                    name,
+                    attrs,
+                    children: Vec::new(),
+                    text: String::new(),
+                };
+                if matches!(event, Event::Empty(_)) {
+                    close(&mut stack, &mut root, el);
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let el = stack
+                    .pop()
+                    .ok_or_else(|| syntax(&reader, "unexpected end tag"))?;
+                close(&mut stack, &mut root, el);
+            }
+            Event::Text(t) => {
+                let text = t.xml_content().map_err(|e| syntax(&reader, e))?;
+                push_text(&reader, &mut stack, &text)?;
+            }
+            Event::CData(t) => {
+                let text = String::from_utf8_lossy(&t).into_owned();
+                push_text(&reader, &mut stack, &text)?;
+            }
+            Event::GeneralRef(r) => {
+                let resolved: Cow<str> =
+                    if let Some(c) = r.resolve_char_ref().map_err(|e| syntax(&reader, e))? {
+                        Cow::Owned(c.to_string())
+                    } else {
+                        let name = String::from_utf8_lossy(&r).into_owned();
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(v) => Cow::Borrowed(v),
+                            None => return Err(XmlError::Entity(name)),
+                        }
+                    };
+                push_text(&reader, &mut stack, &resolved)?;
+            }
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(XmlError::Syntax(format!(
+            "document ends inside <{}>",
+            stack.last().map_or("", |e| e.name.as_str())
+        )));
+    }
+    root.ok_or_else(|| XmlError::Syntax("no root element".to_string()))
+}
+
+fn push_text(reader: &Reader<&[u8]>, stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(el) => {
+            el.text.push_str(text);
+            Ok(())
+        }
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(syntax(reader, "text outside the root element")),
+    }
+}
+
+fn close(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None => *root = Some(el),
+    }
+}
+
+/// Where we are, for messages: `<device>/<capability type='pci'>/<bus>`.
+#[derive(Clone)]
+struct Ctx(String);
+
+impl Ctx {
+    fn child(&self, el: &Element) -> Ctx {
+        let mut s = self.0.clone();
+        if !s.is_empty() {
+            s.push('/');
+        }
+        s.push('<');
+        s.push_str(&el.name);
+        if let Some(t) = el.attr("type") {
+            s.push_str(&format!(" type='{t}'"));
+        }
+        s.push('>');
+        Ctx(s)
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> XmlError {
+        XmlError::Invalid(format!("{}: {msg}", self.0))
+    }
+}
+
+impl Element {
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Checks that only `allowed` attributes are present.
+    fn only_attrs(&self, ctx: &Ctx, allowed: &[&str]) -> Result<(), XmlError> {
+        match self
+            .attrs
+            .iter()
+            .find(|(k, _)| !allowed.contains(&k.as_str()))
+        {
+            Some((k, _)) => Err(ctx.err(format!("unexpected attribute '{k}'"))),
+            None => Ok(()),
+        }
+    }
+
+    fn req_attr(&self, ctx: &Ctx, name: &str) -> Result<&str, XmlError> {
+        self.attr(name)
+            .ok_or_else(|| ctx.err(format!("missing attribute '{name}'")))
+    }
+
+    /// An element that holds only child elements (whitespace between them).
+    fn element_only(&self, ctx: &Ctx) -> Result<(), XmlError> {
+        if !self.text.trim().is_empty() {
+            return Err(ctx.err(format!("unexpected text '{}'", shorten(self.text.trim()))));
+        }
+        Ok(())
+    }
+
+    /// An element that holds only text.
+    fn text_only(&self, ctx: &Ctx) -> Result<&str, XmlError> {
+        if let Some(c) = self.children.first() {
+            return Err(ctx.child(c).err("unexpected element"));
+        }
+        Ok(&self.text)
+    }
+
+    fn empty(&self, ctx: &Ctx) -> Result<(), XmlError> {
+        self.element_only(ctx)?;
+        if let Some(c) = self.children.first() {
+            return Err(ctx
+                .child(c)
+                .err("unexpected element (this element is empty)"));
+        }
+        Ok(())
+    }
+}
+
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out.escape_debug().to_string()
+}
+
+/// XPath `string()` of a text element, as libvirt reads it: empty → `None`.
+fn opt_text(t: &str) -> Option<String> {
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ctx.err(format!(
+            "{what} '{}' is not an unsigned decimal number",
+            shorten(s)
+        )));
+    }
+    t.parse()
+        .map_err(|_| ctx.err(format!("{what} '{}' is out of range", shorten(s))))
+}
+
+fn parse_int(ctx: &Ctx, what: &str, s: &str) -> Result<i32, XmlError> {
+    s.trim()
+        .parse()
+        .map_err(|_| ctx.err(format!("{what} '{}' is not an integer", shorten(s))))
+}
+
+/// `hexuint` of basictypes.rng: `(0x)?[0-9a-f]+`.
+fn parse_hexuint(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
+    let digits = s.strip_prefix("0x").unwrap_or(s);
+    if digits.is_empty()
+        || !digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(ctx.err(format!(
+            "{what} '{}' is not a hexadecimal number",
+            shorten(s)
+        )));
+    }
+    u32::from_str_radix(digits, 16)
+        .map_err(|_| ctx.err(format!("{what} '{}' is out of range", shorten(s))))
+}
+
+fn parse_address(ctx: &Ctx, el: &Element) -> Result<PciAddress, XmlError> {
+    let ctx = ctx.child(el);
+    el.only_attrs(&ctx, &["domain", "bus", "slot", "function"])?;
+    el.empty(&ctx)?;
+    let field =
+        |n: &str| -> Result<u32, XmlError> { parse_hexuint(&ctx, n, el.req_attr(&ctx, n)?) };
+    let (domain, bus, slot, function) = (
+        field("domain")?,
+        field("bus")?,
+        field("slot")?,
+        field("function")?,
+    );
+    let small = |v: u32, n: &str| {
+        u8::try_from(v).map_err(|_| ctx.err(format!("{n} 0x{v:x} is out of range")))
+    };
+    PciAddress::new(
+        domain,
+        small(bus, "bus")?,
+        small(slot, "slot")?,
+        small(function, "function")?,
+    )
+    .map_err(|e| ctx.err(e))
+}
+
+/// Takes children in document order, one kind at a time.
+struct Children<'a> {
+    ctx: Ctx,
+    items: Vec<(&'a Element, bool)>,
+}
+
+impl<'a> Children<'a> {
+    fn new(ctx: &Ctx, el: &'a Element) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            items: el.children.iter().map(|c| (c, false)).collect(),
+        }
+    }
+
+    /// All children named `name` (and, when given, with `type='…'`).
+    fn all(&mut self, name: &str, kind: Option<&str>) -> Vec<&'a Element> {
+        let mut out = Vec::new();
+        for (el, used) in self.items.iter_mut() {
+            if !*used && el.name == name && (kind.is_none() || el.attr("type") == kind) {
+                *used = true;
+                out.push(*el);
+            }
+        }
+        out
+    }
+
+    /// At most one.
+    fn opt(&mut self, name: &str, kind: Option<&str>) -> Result<Option<&'a Element>, XmlError> {
+        let found = self.all(name, kind);
+        if found.len() > 1 {
+            return Err(self.ctx.child(found[1]).err("appears more than once"));
+        }
+        Ok(found.first().copied())
+    }
+
+    /// Exactly one.
+    fn req(&mut self, name: &str, kind: Option<&str>) -> Result<&'a Element, XmlError> {
+        self.opt(name, kind)?.ok_or_else(|| {
+            let what = match kind {
+                Some(k) => format!("<{name} type='{k}'>"),
+                None => format!("<{name}>"),
+            };
+            self.ctx.err(format!("missing element {what}"))
+        })
+    }
+
+    /// Fails on any child not taken.
+    fn done(self) -> Result<(), XmlError> {
+        match self.items.iter().find(|(_, used)| !used) {
+            Some((el, _)) => Err(self.ctx.child(el).err("unexpected element")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Parses a node-device document.
+pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
+    let root = build_tree(xml)?;
+    let ctx = Ctx::default_root().child(&root);
+    if root.name != "device" {
+        return Err(ctx.err("the root element must be <device>"));
+    }
+    root.only_attrs(&ctx, &[])?;
+    root.element_only(&ctx)?;
+    let mut ch = Children::new(&ctx, &root);
+    let name_el = ch.req("name", None)?;
+    let name = name_el.text_only(&ctx.child(name_el))?.to_string();
+    let path = match ch.opt("path", None)? {
+        Some(p) => Some(p.text_only(&ctx.child(p))?.to_string()),
+        None => None,
+    };
+    let mut devnodes = Vec::new();
+    for d in ch.all("devnode", None) {
+        let c = ctx.child(d);
+        d.only_attrs(&c, &["type"])?;
+        let kind = match d.req_attr(&c, "type")? {
+            "dev" => DevNodeKind::Dev,
+            "link" => DevNodeKind::Link,
+            other => return Err(c.err(format!("type '{other}' is neither 'dev' nor 'link'"))),
+        };
+        devnodes.push(DevNode {
+            kind,
+            path: d.text_only(&c)?.to_string(),
+        });
+    }
+    if devnodes
+        .iter()
+        .filter(|d| d.kind == DevNodeKind::Dev)
+        .count()
+        > 1
+    {
+        return Err(ctx.err("more than one <devnode type='dev'>"));
+    }
+    let parent = match ch.opt("parent", None)? {
+        Some(p) => {
+            let c = ctx.child(p);
+            if !p.attrs.is_empty() {
+                return Err(c.err("a parent given by WWN (SCSI hosts) is not supported: nodedev-shim handles system, pci and net devices"));
+            }
+            Some(p.text_only(&c)?.to_string())
+        }
+        None => None,
+    };
+    let driver = match ch.opt("driver", None)? {
+        Some(d) => {
+            let c = ctx.child(d);
+            d.only_attrs(&c, &[])?;
+            d.element_only(&c)?;
+            let mut dc = Children::new(&c, d);
+            let n = dc.req("name", None)?;
+            let v = n.text_only(&c.child(n))?.to_string();
+            dc.done()?;
+            Some(v)
+        }
+        None => None,
+    };
+    let mut capabilities = Vec::new();
+    for cap in ch.all("capability", None) {
+        capabilities.push(capability(&ctx, cap)?);
+    }
+    ch.done()?;
+    Ok(NodeDevice {
+        name,
+        path,
+        devnodes,
+        parent,
+        driver,
+        capabilities,
+    })
+}
+
+impl Ctx {
+    fn default_root() -> Ctx {
+        Ctx(String::new())
+    }
+}
+
+fn capability(ctx: &Ctx, el: &Element) -> Result<Capability, XmlError> {
+    let c = ctx.child(el);
+    let kind = el.req_attr(&c, "type")?;
+    el.element_only(&c)?;
+    match kind {
+        "system" => {
+            el.only_attrs(&c, &["type"])?;
+            system(&c, el).map(Capability::System)
+        }
+        "pci" => {
+            el.only_attrs(&c, &["type"])?;
+            pci(&c, el).map(|p| Capability::Pci(Box::new(p)))
+        }
+        "net" => {
+            el.only_attrs(&c, &["type"])?;
+            net(&c, el).map(Capability::Net)
+        }
+        other => Err(c.err(format!(
+            "capability type '{other}' is not supported (nodedev-shim reads system, pci and net)"
+        ))),
+    }
+}
+
+fn text_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<Option<String>, XmlError> {
+    match ch.opt(name, None)? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &[])?;
+            Ok(opt_text(e.text_only(&c)?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn system(ctx: &Ctx, el: &Element) -> Result<SystemCapability, XmlError> {
+    let mut ch = Children::new(ctx, el);
+    let product = text_child(ctx, &mut ch, "product")?;
+    let hw = ch.req("hardware", None)?;
+    let hc = ctx.child(hw);
+    hw.only_attrs(&hc, &[])?;
+    hw.element_only(&hc)?;
+    let mut hch = Children::new(&hc, hw);
+    let vendor = text_child(&hc, &mut hch, "vendor")?;
+    let version = text_child(&hc, &mut hch, "version")?;
+    let serial = text_child(&hc, &mut hch, "serial")?;
+    let uuid_el = hch.req("uuid", None)?;
+    let uc = hc.child(uuid_el);
+    let uuid_text = uuid_el.text_only(&uc)?;
+    let uuid = canonical_uuid(uuid_text.trim())
+        .ok_or_else(|| uc.err(format!("'{}' is not a UUID", shorten(uuid_text))))?;
+    hch.done()?;
+    let fw = ch.req("firmware", None)?;
+    let fc = ctx.child(fw);
+    fw.only_attrs(&fc, &[])?;
+    fw.element_only(&fc)?;
+    let mut fch = Children::new(&fc, fw);
+    let firmware = SystemFirmware {
+        vendor: text_child(&fc, &mut fch, "vendor")?,
+        version: text_child(&fc, &mut fch, "version")?,
+        release_date: text_child(&fc, &mut fch, "release_date")?,
+    };
+    fch.done()?;
+    ch.done()?;
+    Ok(SystemCapability {
+        product,
+        hardware: SystemHardware {
+            vendor,
+            version,
+            serial,
+            uuid: Some(uuid),
+        },
+        firmware,
+    })
+}
+
+fn id_name(ctx: &Ctx, el: &Element) -> Result<IdName, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &["id"])?;
+    let id = parse_hexuint(&c, "id", el.req_attr(&c, "id")?)?;
+    Ok(IdName {
+        id,
+        name: opt_text(el.text_only(&c)?),
+    })
+}
+
+fn number_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<u32, XmlError> {
+    let e = ch.req(name, None)?;
+    let c = ctx.child(e);
+    e.only_attrs(&c, &[])?;
+    parse_unsigned(&c, name, e.text_only(&c)?)
+}
+
+fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
+    let mut ch = Children::new(ctx, el);
+    let class = match ch.opt("class", None)? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &[])?;
+            let t = e.text_only(&c)?;
+            let digits = t
+                .strip_prefix("0x")
+                .filter(|d| d.len() == 6 && d.bytes().all(|b| b.is_ascii_hexdigit()));
+            let d = digits.ok_or_else(|| {
+                c.err(format!(
+                    "class '{}' is not 0x followed by 6 hex digits",
+                    shorten(t)
+                ))
+            })?;
+            Some(u32::from_str_radix(d, 16).expect("checked hex"))
+        }
+        None => None,
+    };
+    let domain = number_child(ctx, &mut ch, "domain")?;
+    let bus = number_child(ctx, &mut ch, "bus")?;
+    let slot = number_child(ctx, &mut ch, "slot")?;
+    let function = number_child(ctx, &mut ch, "function")?;
+    let product = id_name(ctx, ch.req("product", None)?)?;
+    let vendor = id_name(ctx, ch.req("vendor", None)?)?;
+
+    let phys_function = match ch.opt("capability", Some("phys_function"))? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &["type"])?;
+            e.element_only(&c)?;
+            let mut cc = Children::new(&c, e);
+            let a = cc
+                .opt("address", None)?
+                .ok_or_else(|| c.err("Missing address in 'phys_function' capability"))?;
+            let a = parse_address(&c, a)?;
+            cc.done()?;
+            Some(a)
+        }
+        None => None,
+    };
+    let virt_functions = match ch.opt("capability", Some("virt_functions"))? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &["type", "maxCount"])?;
+            e.element_only(&c)?;
+            let max_count = e
+                .attr("maxCount")
+                .map(|m| parse_unsigned(&c, "Malformed 'maxCount' parameter", m))
+                .transpose()?;
+            let mut cc = Children::new(&c, e);
+            let addresses = cc
+                .all("address", None)
+                .into_iter()
+                .map(|a| parse_address(&c, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            cc.done()?;
+            Some(VirtFunctions {
+                max_count,
+                addresses,
+            })
+        }
+        None => None,
+    };
+    let mut header = None;
+    for (kind, value) in [
+        ("pci-bridge", BridgeHeader::PciBridge),
+        ("cardbus-bridge", BridgeHeader::CardbusBridge),
+    ] {
+        if let Some(e) = ch.opt("capability", Some(kind))? {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &["type"])?;
+            e.empty(&c)?;
+            if header.is_some() {
+                return Err(c.err("a device has one header type"));
+            }
+            header = Some(value);
+        }
+    }
+    let mdev_types = match ch.opt("capability", Some("mdev_types"))? {
+        Some(e) => mdev_types(ctx, e)?,
+        None => Vec::new(),
+    };
+    let vpd = match ch.opt("capability", Some("vpd"))? {
+        Some(e) => Some(vpd(ctx, e)?),
+        None => None,
+    };
+    let iommu_group = match ch.opt("iommuGroup", None)? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &["number"])?;
+            e.element_only(&c)?;
+            let number = parse_unsigned(&c, "number", e.req_attr(&c, "number")?)?;
+            let mut cc = Children::new(&c, e);
+            let addresses = cc
+                .all("address", None)
+                .into_iter()
+                .map(|a| parse_address(&c, a))
+                .collect::<Result<Vec<_>, _>>()?;
+            cc.done()?;
+            if addresses.is_empty() {
+                return Err(c.err("an IOMMU group lists at least one <address>"));
+            }
+            Some(IommuGroup { number, addresses })
+        }
+        None => None,
+    };
+    let numa_node = match ch.opt("numa", None)? {
+        Some(e) => {
+            let c = ctx.child(e);
+            e.only_attrs(&c, &["node"])?;
+            e.empty(&c)?;
+            e.attr("node")
+                .map(|n| parse_int(&c, "node", n))
+                .transpose()?
+        }
+        None => None,
+    };
+    let pci_express = match ch.opt("pci-express", None)? {
+        Some(e) => Some(pci_express(ctx, e)?),
+        None => None,
+    };
+    if let Some(other) = ch.all("capability", None).first() {
+        let c = ctx.child(other);
+        return Err(c.err(format!(
+            "unknown PCI capability type '{}'",
+            other.attr("type").unwrap_or("")
+        )));
+    }
+    ch.done()?;
+    Ok(PciCapability {
+        class,
+        domain,
+        bus,
+        slot,
+        function,
+        product,
+        vendor,
+        phys_function,
+        virt_functions,
+        header,
+        mdev_types,
+        vpd,
+        iommu_group,
+        numa_node,
+        pci_express,
+    })
+}
+
+fn mdev_types(ctx: &Ctx, el: &Element) -> Result<Vec<MdevType>, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &["type"])?;
+    let mut ch = Children::new(&c, el);
+    let mut out = Vec::new();
+    for t in ch.all("type", None) {
+        let tc = c.child(t);
+        t.only_attrs(&tc, &["id"])?;
+        t.element_only(&tc)?;
+        let id = t.req_attr(&tc, "id")?.to_string();
+        let mut tch = Children::new(&tc, t);
+        let name = text_child(&tc, &mut tch, "name")?;
+        let api_el = tch.req("deviceAPI", None)?;
+        let api = api_el.text_only(&tc.child(api_el))?.to_string();
+        if !matches!(api.as_str(), "vfio-pci" | "vfio-ccw" | "vfio-ap") {
+            return Err(tc.child(api_el).err(format!(
+                "'{}' is not vfio-pci, vfio-ccw or vfio-ap",
+                shorten(&api)
+            )));
+        }
+        let available_instances = number_child(&tc, &mut tch, "availableInstances")?;
+        tch.done()?;
+        out.push(MdevType {
+            id,
+            name,
+            device_api: api,
+            available_instances,
+        });
+    }
+    ch.done()?;
+    if out.is_empty() {
+        return Err(c.err("lists at least one <type>"));
+    }
+    Ok(out)
+}
+
+/// `vpdFieldValueFormat` of nodedev.rng: `[0-9a-zA-F -_,.:;=]{0,255}`.
+fn vpd_value(ctx: &Ctx, el: &Element) -> Result<String, XmlError> {
+    let v = el.text_only(ctx)?;
+    let ok = v.chars().count() <= 255
+        && v.chars().all(|c| {
+            c.is_ascii_digit()
+                || c.is_ascii_lowercase()
+                || ('A'..='F').contains(&c)
+                || (' '..='_').contains(&c)
+                || ",.:;=".contains(c)
+        });
+    if !ok {
+        return Err(ctx.err(format!("'{}' is not a valid VPD value", shorten(v))));
+    }
+    Ok(v.to_string())
+}
+
+fn vpd_custom(
+    ctx: &Ctx,
+    el: &Element,
+    allowed: fn(char) -> bool,
+) -> Result<VpdCustomField, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &["index"])?;
+    let index = el.req_attr(&c, "index")?;
+    let mut chars = index.chars();
+    let (Some(i), None) = (chars.next(), chars.next()) else {
+        return Err(c.err(format!("index '{}' is not one character", shorten(index))));
+    };
+    if !allowed(i) {
+        return Err(c.err(format!("index '{i}' is not allowed here")));
+    }
+    Ok(VpdCustomField {
+        index: i,
+        value: vpd_value(&c, el)?,
+    })
+}
+
+fn vpd(ctx: &Ctx, el: &Element) -> Result<VpdResource, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &["type"])?;
+    let mut ch = Children::new(&c, el);
+    let name_el = ch.req("name", None)?;
+    let name = vpd_value(&c.child(name_el), name_el)?;
+    let mut read_only = None;
+    let mut read_write = None;
+    for f in ch.all("fields", None) {
+        let fc = c.child(f);
+        f.only_attrs(&fc, &["access"])?;
+        f.element_only(&fc)?;
+        let mut fch = Children::new(&fc, f);
+        let field = |fch: &mut Children<'_>, n: &str| -> Result<Option<String>, XmlError> {
+            match fch.opt(n, None)? {
+                Some(e) => Ok(Some(vpd_value(&fc.child(e), e)?)),
+                None => Ok(None),
+            }
+        };
+        let vendor_index = |c: char| c.is_ascii_digit() || c.is_ascii_uppercase();
+        match f.req_attr(&fc, "access")? {
+            "readonly" if read_only.is_none() => {
+                let ro = VpdReadOnly {
+                    change_level: field(&mut fch, "change_level")?,
+                    manufacture_id: field(&mut fch, "manufacture_id")?,
+                    part_number: field(&mut fch, "part_number")?,
+                    serial_number: field(&mut fch, "serial_number")?,
+                    vendor_fields: fch
+                        .all("vendor_field", None)
+                        .into_iter()
+                        .map(|e| vpd_custom(&fc, e, vendor_index))
+                        .collect::<Result<_, _>>()?,
+                };
+                fch.done()?;
+                read_only = Some(ro);
+            }
+            "readwrite" if read_write.is_none() => {
+                let rw = VpdReadWrite {
+                    asset_tag: field(&mut fch, "asset_tag")?,
+                    vendor_fields: fch
+                        .all("vendor_field", None)
+                        .into_iter()
+                        .map(|e| vpd_custom(&fc, e, vendor_index))
+                        .collect::<Result<_, _>>()?,
+                    system_fields: fch
+                        .all("system_field", None)
+                        .into_iter()
+                        .map(|e| {
+                            vpd_custom(&fc, e, |c| {
+                                c.is_ascii_digit() || (c.is_ascii_uppercase() && c != 'A')
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                };
+                fch.done()?;
+                read_write = Some(rw);
+            }
+            "readonly" | "readwrite" => return Err(fc.err("appears more than once")),
+            other => {
+                return Err(fc.err(format!(
+                    "access '{other}' is neither readonly nor readwrite"
+                )))
+            }
+        }
+    }
+    ch.done()?;
+    Ok(VpdResource {
+        name,
+        read_only,
+        read_write,
+    })
+}
+
+fn pci_express(ctx: &Ctx, el: &Element) -> Result<PciExpress, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &[])?;
+    el.element_only(&c)?;
+    let mut ch = Children::new(&c, el);
+    let mut out = PciExpress::default();
+    for l in ch.all("link", None) {
+        let lc = c.child(l);
+        l.only_attrs(&lc, &["validity", "port", "speed", "width"])?;
+        l.empty(&lc)?;
+        let port = l
+            .attr("port")
+            .map(|p| parse_unsigned(&lc, "port", p))
+            .transpose()?;
+        let speed = match l.attr("speed") {
+            Some(s) => Some(LinkSpeed::from_name(s).ok_or_else(|| {
+                lc.err(format!(
+                    "speed '{}' is not one of 2.5, 5, 8, 16, 32, 64",
+                    shorten(s)
+                ))
+            })?),
+            None => None,
+        };
+        let width = parse_unsigned(&lc, "width", l.req_attr(&lc, "width")?)?;
+        let link = PciExpressLink { port, speed, width };
+        let slot = match l.req_attr(&lc, "validity")? {
+            "cap" => &mut out.cap,
+            "sta" => &mut out.sta,
+            other => return Err(lc.err(format!("validity '{other}' is neither cap nor sta"))),
+        };
+        if slot.is_some() {
+            return Err(lc.err("appears more than once"));
+        }
+        *slot = Some(link);
+    }
+    ch.done()?;
+    Ok(out)
+}
+
+fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
+    let mut ch = Children::new(ctx, el);
+    let if_el = ch.req("interface", None)?;
+    let interface = if_el.text_only(&ctx.child(if_el))?.to_string();
+    let address = match ch.opt("address", None)? {
+        Some(a) => {
+            let ac = ctx.child(a);
+            a.only_attrs(&ac, &[])?;
+            let mac = a.text_only(&ac)?;
+            let ok = mac.len() == 17
+                && mac.split(':').count() == 6
+                && mac
+                    .split(':')
+                    .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ok {
+                return Err(ac.err(format!("'{}' is not a MAC address", shorten(mac))));
+            }
+            Some(mac.to_string())
+        }
+        None => None,
+    };
+    let link = match ch.opt("link", None)? {
+        Some(l) => {
+            let lc = ctx.child(l);
+            l.only_attrs(&lc, &["speed", "state"])?;
+            l.empty(&lc)?;
+            // libvirt keeps 0 and "unknown" as "not set" and does not print them.
+            let speed = l
+                .attr("speed")
+                .map(|s| parse_unsigned(&lc, "speed", s))
+                .transpose()?
+                .filter(|s| *s > 0);
+            let state = match l.attr("state") {
+                None | Some("unknown") => None,
+                Some(
+                    s @ ("notpresent" | "down" | "lowerlayerdown" | "testing" | "dormant" | "up"),
+                ) => Some(s.to_string()),
+                Some(other) => {
+                    return Err(lc.err(format!("state '{}' is not a link state", shorten(other))))
+                }
+            };
+            Some(NetLink { speed, state })
+        }
+        None => None,
+    };
+    let mut features = Vec::new();
+    for f in ch.all("feature", None) {
+        let fc = ctx.child(f);
+        f.only_attrs(&fc, &["name"])?;
+        f.empty(&fc)?;
+        let n = f.req_attr(&fc, "name")?;
+        if n.is_empty()
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
+        {
+            return Err(fc.err(format!("'{}' is not a feature name", shorten(n))));
+        }
+        features.push(n.to_string());
+    }
+    let subtype = match ch.opt("capability", None)? {
+        Some(s) => {
+            let sc = ctx.child(s);
+            s.only_attrs(&sc, &["type"])?;
+            s.empty(&sc)?;
+            match s.req_attr(&sc, "type")? {
+                t @ ("80203" | "80211") => Some(t.to_string()),
+                other => {
+                    return Err(sc.err(format!(
+                        "net capability type '{other}' is neither 80203 nor 80211"
+                    )))
+                }
+            }
+        }
+        None => None,
+    };
+    ch.done()?;
+    Ok(NetCapability {
+        interface,
+        address,
+        link,
+        features,
+        subtype,
+    })
+}
