@@ -267,9 +267,7 @@ fn mdev_types(sysfs: &dyn Sysfs, address: &PciAddress) -> Result<Vec<MdevType>> 
 
 fn vpd(sysfs: &dyn Sysfs, address: &PciAddress) -> Option<VpdResource> {
     let bytes = sysfs.read(&paths::device_attr(address, "vpd")).ok()?;
-    // TODO(vpd parser lands from pci-types): pci_types::vpd::parse(&bytes)
-    let _ = bytes;
-    None
+    pci_types::vpd::parse(&bytes)
 }
 
 /// Reads everything libvirt reports about one function.

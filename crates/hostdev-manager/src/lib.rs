@@ -22,6 +22,7 @@ pub mod modules;
 pub mod net;
 pub mod ops;
 pub mod paths;
+pub mod pci_ids;
 pub mod snapshot;
 pub mod state;
 pub mod stub;

@@ -225,25 +225,35 @@ fn link(b: &mut Buf, l: Option<&PciExpressLink>, validity: &str) {
     b.line(&s);
 }
 
+/// VPD field values: libvirt prints them with `virBufferAsprintf`, unescaped
+/// (its VPD parser admits any printable ASCII). Quotes and `>` are legal in
+/// element text and stay as they are, so the bytes match libvirt's; `&` and `<`
+/// would make libvirt's output malformed, and only those are escaped here.
+fn vpd_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;")
+}
+
 fn vpd(b: &mut Buf, v: &VpdResource) {
-    // libvirt prints VPD field values without escaping (its parser only admits
-    // printable ASCII); we escape, which is identical for every value libvirt
-    // accepts that contains no XML special character, and stays well-formed.
     let custom = |b: &mut Buf, tag: &str, f: &VpdCustomField| {
         b.line(&format!(
             "<{tag} index='{}'>{}</{tag}>",
             f.index,
-            escape(&f.value)
+            vpd_text(&f.value)
         ));
+    };
+    let field = |b: &mut Buf, tag: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            b.line(&format!("<{tag}>{}</{tag}>", vpd_text(v)));
+        }
     };
     b.open("<capability type='vpd'>");
     b.text("name", Some(&v.name));
     if let Some(ro) = &v.read_only {
         b.open("<fields access='readonly'>");
-        b.text("change_level", ro.change_level.as_deref());
-        b.text("manufacture_id", ro.manufacture_id.as_deref());
-        b.text("part_number", ro.part_number.as_deref());
-        b.text("serial_number", ro.serial_number.as_deref());
+        field(b, "change_level", ro.change_level.as_deref());
+        field(b, "manufacture_id", ro.manufacture_id.as_deref());
+        field(b, "part_number", ro.part_number.as_deref());
+        field(b, "serial_number", ro.serial_number.as_deref());
         for f in &ro.vendor_fields {
             custom(b, "vendor_field", f);
         }
@@ -251,7 +261,7 @@ fn vpd(b: &mut Buf, v: &VpdResource) {
     }
     if let Some(rw) = &v.read_write {
         b.open("<fields access='readwrite'>");
-        b.text("asset_tag", rw.asset_tag.as_deref());
+        field(b, "asset_tag", rw.asset_tag.as_deref());
         for f in &rw.vendor_fields {
             custom(b, "vendor_field", f);
         }

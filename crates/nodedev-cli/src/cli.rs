@@ -1,0 +1,179 @@
+//! The command line, declared with clap. Only parsing lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// libvirt's node-device commands for PCI devices, without a libvirt daemon.
+#[derive(Parser, Debug)]
+#[command(name = "nodedev", version, about, long_about = None)]
+pub struct Cli {
+    /// Read the device tree under this directory, or from a `nodedev snapshot` tar,
+    /// instead of `/`.
+    #[arg(long, global = true, env = "NODEDEV_ROOT", value_name = "DIR|FILE.tar")]
+    pub root: Option<PathBuf>,
+
+    /// The pci.ids database for vendor and product names (default: the system's).
+    #[arg(long, global = true, env = "NODEDEV_PCI_IDS", value_name = "FILE")]
+    pub pci_ids: Option<PathBuf>,
+
+    /// Quiet: leave out the success messages and the blank line virsh prints after
+    /// every command.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Where records of detached devices and lock files live.
+    #[arg(long, global = true, env = "NODEDEV_STATE_DIR", value_name = "DIR", default_value = hostdev_manager::state::DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+
+    /// How long an unbind may take before the tool reports who holds the device.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10)]
+    pub unbind_timeout: u64,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Enumerate devices on this host (virsh nodedev-list).
+    List(ListArgs),
+    /// Print a device's XML description (virsh nodedev-dumpxml).
+    Dumpxml(DumpxmlArgs),
+    /// Print basic information about a device (virsh nodedev-info).
+    Info(InfoArgs),
+    /// Detach devices from their host drivers to a stub (virsh nodedev-detach).
+    #[command(alias = "dettach")]
+    Detach(DetachArgs),
+    /// Give devices back to their host drivers (virsh nodedev-reattach).
+    Reattach(ReattachArgs),
+    /// Write the sysfs subset this tool reads into a tar, for bug reports and `--root`.
+    Snapshot(SnapshotArgs),
+    /// Work with node-device XML documents.
+    #[command(subcommand)]
+    Xml(XmlCommand),
+}
+
+/// `nodedev list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// List devices in a tree.
+    #[arg(long, conflicts_with = "cap")]
+    pub tree: bool,
+    /// Capability names, separated by commas (pci, net, system, mdev_types, vpd, …).
+    #[arg(long, value_name = "CAPS")]
+    pub cap: Option<String>,
+    /// Print JSON instead of names.
+    #[arg(long)]
+    pub json: bool,
+    /// List the devices this tool detached (its state records) instead.
+    #[arg(long, conflicts_with_all = ["tree", "cap"])]
+    pub detached: bool,
+}
+
+/// How to bind the stub.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum Method {
+    /// driver_override where the kernel has it (Linux ≥ 3.16), else new_id.
+    #[default]
+    Auto,
+    /// driver_override only.
+    Override,
+    /// new_id / bind / remove_id (also on kernels with driver_override).
+    NewId,
+}
+
+/// `nodedev detach`.
+#[derive(Args, Debug)]
+pub struct DetachArgs {
+    /// Devices (names or PCI addresses); several are detached in parallel.
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+    /// The stub: `vfio` (default: the best VFIO variant, else vfio-pci), `xen`
+    /// (pciback), or a driver name such as `pci-stub`.
+    #[arg(long, value_name = "DRIVER")]
+    pub driver: Option<String>,
+    /// How to bind the stub.
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    pub method: Method,
+    /// Detach every endpoint of each device's IOMMU group, all or none.
+    #[arg(long)]
+    pub group: bool,
+    /// Detach even what the tool refuses to protect the host (in use, bridges, PFs with VFs).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the sysfs writes that would be made, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nodedev reattach`.
+#[derive(Args, Debug)]
+pub struct ReattachArgs {
+    /// Devices (names or PCI addresses); several are reattached in parallel.
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+    /// Reattach even if the identity differs from the record or the host uses the device.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the sysfs writes that would be made, and make none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nodedev dumpxml`.
+#[derive(Args, Debug)]
+pub struct DumpxmlArgs {
+    /// Device name (pci_0000_07_10_1), PCI address (0000:07:10.1, 07:10.1), net_… or computer.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub device: Option<String>,
+    /// Every device, one document after another.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `nodedev info`.
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Device name or PCI address.
+    pub device: String,
+    /// Print JSON, with everything the tool knows about the device.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nodedev snapshot`.
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// The tar file to write (`-` for standard output).
+    pub output: PathBuf,
+}
+
+/// `nodedev xml …`.
+#[derive(Subcommand, Debug)]
+pub enum XmlCommand {
+    /// Parse a node-device document and print it in libvirt's canonical form.
+    Normalize {
+        /// The file to read, or `-` for standard input.
+        file: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,629 @@
+//! The commands: each reads through the engine and prints what virsh prints.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hostdev_manager::modules::{Modprobe, ModuleLoader};
+use hostdev_manager::ops::{
+    DetachOptions, Engine, MethodChoice, OpError, Outcome, ReattachOptions,
+};
+use hostdev_manager::state::StateDir;
+use hostdev_manager::stub::DriverRequest;
+use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
+use pci_types::PciAddress;
+
+use crate::cli::{
+    Cli, Command, DetachArgs, DumpxmlArgs, InfoArgs, ListArgs, Method, ReattachArgs, SnapshotArgs,
+    XmlCommand,
+};
+use crate::lookup::{self, Found, Host};
+use crate::render::{self, Names};
+use crate::tree;
+
+/// Largest XML document accepted on input.
+const MAX_XML_INPUT: u64 = 16 * 1024 * 1024;
+
+/// The capability names virsh accepts for `--cap` (virNodeDevCapType).
+const VALID_CAPS: &[&str] = &[
+    "system",
+    "pci",
+    "usb_device",
+    "usb",
+    "net",
+    "scsi_host",
+    "scsi_target",
+    "scsi",
+    "storage",
+    "fc_host",
+    "vports",
+    "scsi_generic",
+    "drm",
+    "mdev_types",
+    "mdev",
+    "ccw",
+    "css",
+    "vdpa",
+    "ap_card",
+    "ap_queue",
+    "ap_matrix",
+    "vpd",
+    "ccwgroup",
+    "ccwgroup_member",
+];
+
+/// An error virsh reports as one `error:` line per entry.
+#[derive(Debug)]
+pub struct VirshError {
+    lines: Vec<String>,
+}
+
+impl fmt::Display for VirshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.lines.join("\n"))
+    }
+}
+
+impl std::error::Error for VirshError {}
+
+fn virsh_error(lines: &[String]) -> anyhow::Error {
+    VirshError {
+        lines: lines.to_vec(),
+    }
+    .into()
+}
+
+/// Shows a name as typed, but with control characters escaped.
+fn shown(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_debug().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn not_found(name: &str) -> anyhow::Error {
+    let name = shown(name);
+    virsh_error(&[
+        format!("Could not find matching device '{name}'"),
+        format!("Node device not found: no node device with matching name '{name}'"),
+    ])
+}
+
+/// Prints a failure the way virsh does: one `error:` line per message line.
+pub fn report(e: &anyhow::Error, err: &mut dyn Write) {
+    if let Some(v) = e.downcast_ref::<VirshError>() {
+        for line in &v.lines {
+            let _ = writeln!(err, "error: {line}");
+        }
+    } else {
+        let _ = writeln!(err, "error: {e:#}");
+    }
+}
+
+/// A failure whose messages were already printed (a batch with failed devices).
+#[derive(Debug)]
+pub struct ReportedFailure;
+
+impl fmt::Display for ReportedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one or more operations failed")
+    }
+}
+
+impl std::error::Error for ReportedFailure {}
+
+/// What the commands run against: the device tree, a module loader and the state
+/// directory. `main` builds it from the command line; tests build it around the
+/// simulated kernel.
+pub struct Backend {
+    /// The device tree.
+    pub host: Host,
+    /// Loads driver modules.
+    pub modules: Arc<dyn ModuleLoader>,
+    /// Records and locks.
+    pub state_dir: PathBuf,
+    /// How long an unbind may take.
+    pub unbind_timeout: Duration,
+}
+
+impl Backend {
+    /// The backend the command line asks for.
+    pub fn from_cli(cli: &Cli) -> Result<Self> {
+        // xml normalize reads no device tree.
+        let host = if matches!(cli.command, Command::Xml(_)) {
+            Host::live(Arc::new(hostdev_manager::RealSysfs::system()))
+        } else {
+            Host::open(cli.root.as_deref())?
+        };
+        Ok(Self {
+            host,
+            modules: Arc::new(Modprobe),
+            state_dir: cli.state_dir.clone(),
+            unbind_timeout: Duration::from_secs(cli.unbind_timeout),
+        })
+    }
+
+    fn engine(&self) -> Result<Engine> {
+        anyhow::ensure!(
+            self.host.is_live(),
+            "--root names a snapshot: detach and reattach need a live kernel"
+        );
+        Ok(Engine::new(
+            self.host.sysfs_arc(),
+            Arc::clone(&self.modules),
+            StateDir::new(&self.state_dir),
+        )
+        .with_unbind_timeout(self.unbind_timeout))
+    }
+}
+
+/// Runs one command, writing its output to `out` and its diagnostics to `err`.
+pub fn run(cli: &Cli, backend: &Backend, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    if let Command::Xml(XmlCommand::Normalize { file }) = &cli.command {
+        return xml_normalize(file, out);
+    }
+    let sysfs = backend.host.sysfs();
+    match &cli.command {
+        Command::List(args) if args.detached => list_detached(backend, args, out)?,
+        Command::List(args) => list(sysfs, args, out)?,
+        Command::Dumpxml(args) => dumpxml(sysfs, cli, args, out)?,
+        Command::Info(args) => info(sysfs, args, out)?,
+        Command::Detach(args) => return batch(cli, backend, Op::Detach(args), out, err),
+        Command::Reattach(args) => return batch(cli, backend, Op::Reattach(args), out, err),
+        Command::Snapshot(args) => return snapshot(sysfs, args, out),
+        Command::Xml(_) => unreachable!("handled above"),
+    }
+    // virsh prints a blank line after every command unless -q.
+    if !cli.quiet {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// One row of the device list.
+#[derive(serde::Serialize)]
+struct Node {
+    name: String,
+    parent: Option<String>,
+    capabilities: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<PciAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<String>,
+}
+
+/// Every node device, sorted as virsh sorts (case-insensitively). Capabilities
+/// beyond the main one are looked up only when `full` (they cost file reads).
+fn nodes(sysfs: &dyn Sysfs, full: bool) -> Result<Vec<Node>> {
+    let known = lookup::pci_set(sysfs)?;
+    let is_pci = |a: &PciAddress| known.contains(a);
+    let mut out = vec![Node {
+        name: COMPUTER.to_string(),
+        parent: None,
+        capabilities: vec!["system"],
+        address: None,
+        driver: None,
+    }];
+    for address in &known {
+        let path = device::sysfs_path(sysfs, address)?;
+        let mut capabilities = vec!["pci"];
+        let mut driver = None;
+        if full {
+            let dev = device::read_device(sysfs, address, &is_pci)?;
+            if !dev.mdev_types.is_empty() {
+                capabilities.push("mdev_types");
+            }
+            if dev.vpd.is_some() {
+                capabilities.push("vpd");
+            }
+            driver = dev.driver;
+        }
+        out.push(Node {
+            name: address.nodedev_name(),
+            parent: Some(
+                device::pci_parent_of(&path, &is_pci)
+                    .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name()),
+            ),
+            capabilities,
+            address: Some(*address),
+            driver,
+        });
+    }
+    for iface in net::list_interfaces(sysfs, &is_pci) {
+        out.push(Node {
+            name: iface.nodedev_name(),
+            parent: Some(iface.parent_name()),
+            capabilities: vec!["net"],
+            address: None,
+            driver: None,
+        });
+    }
+    out.sort_by(|a, b| virsh_name_order(&a.name, &b.name));
+    Ok(out)
+}
+
+/// virsh's order for device names: `strcasecmp`, i.e. ASCII case folded.
+pub fn virsh_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        .then_with(|| a.cmp(b))
+}
+
+fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let wanted: Option<Vec<&str>> = match &args.cap {
+        None => None,
+        Some(caps) => {
+            let caps: Vec<&str> = caps.split(',').collect();
+            if caps.iter().any(|c| !VALID_CAPS.contains(c)) {
+                return Err(virsh_error(&["Invalid capability type".to_string()]));
+            }
+            Some(caps)
+        }
+    };
+    let needs_full = args.json
+        || wanted
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|c| *c == "mdev_types" || *c == "vpd"));
+    let mut rows = nodes(sysfs, needs_full)?;
+    if let Some(wanted) = &wanted {
+        rows.retain(|n| n.capabilities.iter().any(|c| wanted.contains(c)));
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    if args.tree {
+        let names: Vec<String> = rows.iter().map(|n| n.name.clone()).collect();
+        let parents: Vec<Option<String>> = rows.iter().map(|n| n.parent.clone()).collect();
+        out.write_all(tree::draw(&names, &parents).as_bytes())?;
+        return Ok(());
+    }
+    for n in &rows {
+        writeln!(out, "{}", n.name)?;
+    }
+    Ok(())
+}
+
+fn dumpxml(sysfs: &dyn Sysfs, cli: &Cli, args: &DumpxmlArgs, out: &mut dyn Write) -> Result<()> {
+    let names = Names::load(lookup::pci_ids_path(cli.pci_ids.as_deref()).as_deref())?;
+    if args.all {
+        let inventory = hostdev_manager::Inventory::read(sysfs)?;
+        for (i, (_, xml)) in render::inventory_xml(&inventory, &names).iter().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(xml.as_bytes())?;
+        }
+        return Ok(());
+    }
+    let name = args.device.as_deref().unwrap_or_default();
+    let found = lookup::find(sysfs, name)?.ok_or_else(|| not_found(name))?;
+    out.write_all(render::device_xml(sysfs, &found, &names)?.as_bytes())?;
+    Ok(())
+}
+
+fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
+    let found = lookup::find(sysfs, &args.device)?.ok_or_else(|| not_found(&args.device))?;
+    let known = lookup::pci_set(sysfs)?;
+    let is_pci = |a: &PciAddress| known.contains(a);
+    // The fictional computer is active, persistent and autostarted; udev devices
+    // are active and neither persistent nor autostarted.
+    let (name, parent, persistent, autostart) = match &found {
+        Found::Computer => (COMPUTER.to_string(), String::new(), "yes", "yes"),
+        Found::Pci(a) => {
+            let path = device::sysfs_path(sysfs, a)?;
+            let parent = device::pci_parent_of(&path, &is_pci)
+                .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name());
+            (a.nodedev_name(), parent, "no", "no")
+        }
+        Found::Net(i) => (i.nodedev_name(), i.parent_name(), "no", "no"),
+    };
+    if args.json {
+        let details = match &found {
+            Found::Computer => serde_json::to_value(system::read_system(sysfs))?,
+            Found::Pci(a) => serde_json::to_value(device::read_device(sysfs, a, &is_pci)?)?,
+            Found::Net(i) => serde_json::to_value(i)?,
+        };
+        let doc = serde_json::json!({
+            "name": name,
+            "parent": if parent.is_empty() { None } else { Some(&parent) },
+            "active": true,
+            "persistent": persistent == "yes",
+            "autostart": autostart == "yes",
+            "details": details,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    writeln!(out, "{:<15} {}", "Name:", name)?;
+    writeln!(out, "{:<15} {}", "Parent:", parent)?;
+    writeln!(out, "{:<15} yes", "Active:")?;
+    writeln!(out, "{:<15} {}", "Persistent:", persistent)?;
+    writeln!(out, "{:<15} {}", "Autostart:", autostart)?;
+    Ok(())
+}
+
+fn snapshot(sysfs: &dyn Sysfs, args: &SnapshotArgs, out: &mut dyn Write) -> Result<()> {
+    let snap = hostdev_manager::snapshot::Snapshot::collect(sysfs);
+    if args.output == Path::new("-") {
+        snap.write_tar(out)?;
+        return Ok(());
+    }
+    let tmp = args.output.with_extension("tar.partial");
+    let file = std::fs::File::create(&tmp)
+        .with_context(|| format!("failed to create {}", tmp.display()))?;
+    snap.write_tar(std::io::BufWriter::new(file))
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("failed to write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.output).with_context(|| {
+        format!(
+            "failed to rename {} to {}",
+            tmp.display(),
+            args.output.display()
+        )
+    })?;
+    eprintln!(
+        "Snapshot of {} sysfs entries written to {}",
+        snap.entries().len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn xml_normalize(file: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut text = String::new();
+    let what = if file == Path::new("-") {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    let reader: Box<dyn Read> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(file).with_context(|| format!("failed to open {what}"))?)
+    };
+    reader
+        .take(MAX_XML_INPUT + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("failed to read {what} as UTF-8 text"))?;
+    if text.len() as u64 > MAX_XML_INPUT {
+        anyhow::bail!(
+            "{what}: document is larger than {} MiB",
+            MAX_XML_INPUT / (1024 * 1024)
+        );
+    }
+    let xml = nodedev_xml::normalize(&text)
+        .with_context(|| format!("{what}: invalid node-device XML"))?;
+    out.write_all(xml.as_bytes())?;
+    Ok(())
+}
+
+/// A detach or reattach request.
+enum Op<'a> {
+    Detach(&'a DetachArgs),
+    Reattach(&'a ReattachArgs),
+}
+
+/// One device's result in a batch.
+#[derive(serde::Serialize)]
+struct BatchItem {
+    device: String,
+    ok: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    outcomes: Vec<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Finds a PCI device for detach/reattach, with virsh's messages.
+fn pci_target(sysfs: &dyn Sysfs, name: &str) -> Result<PciAddress> {
+    match lookup::find(sysfs, name)? {
+        Some(Found::Pci(a)) => Ok(a),
+        Some(_) => Err(virsh_error(&[format!(
+            "invalid argument: device {} is not a PCI device",
+            shown(name)
+        )])),
+        None => Err(not_found(name)),
+    }
+}
+
+/// Runs detach or reattach on every device in parallel, then reports each in the
+/// order given. Any failure makes the command fail (exit 1) after all have run.
+fn batch(
+    cli: &Cli,
+    backend: &Backend,
+    op: Op<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let (devices, json, dry_run) = match &op {
+        Op::Detach(a) => (&a.devices, a.json, a.dry_run),
+        Op::Reattach(a) => (&a.devices, a.json, a.dry_run),
+    };
+    // Bad input is rejected before anything is written.
+    let driver = match &op {
+        Op::Detach(a) => Some(DriverRequest::parse(a.driver.as_deref()).map_err(|e| {
+            virsh_error(&[
+                format!("Failed to detach device {}", shown(&devices[0])),
+                e.to_string(),
+            ])
+        })?),
+        Op::Reattach(_) => None,
+    };
+    let engine = backend.engine()?;
+    let sysfs = backend.host.sysfs();
+    let results: Vec<(String, Result<Vec<Outcome>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = devices
+            .iter()
+            .map(|name| {
+                let engine = &engine;
+                let driver = driver.clone();
+                let op = &op;
+                scope.spawn(move || {
+                    let result = (|| -> Result<Vec<Outcome>> {
+                        let address = pci_target(sysfs, name)?;
+                        match op {
+                            Op::Detach(a) => {
+                                let opts = DetachOptions {
+                                    driver: driver.unwrap_or(DriverRequest::Vfio),
+                                    method: match a.method {
+                                        Method::Auto => MethodChoice::Auto,
+                                        Method::Override => MethodChoice::Override,
+                                        Method::NewId => MethodChoice::NewId,
+                                    },
+                                    force: a.force,
+                                    dry_run: a.dry_run,
+                                };
+                                if a.group {
+                                    Ok(engine.detach_group(address, &opts)?)
+                                } else {
+                                    Ok(vec![engine.detach(address, &opts)?])
+                                }
+                            }
+                            Op::Reattach(a) => Ok(vec![engine.reattach(
+                                address,
+                                &ReattachOptions {
+                                    force: a.force,
+                                    dry_run: a.dry_run,
+                                },
+                            )?]),
+                        }
+                    })();
+                    (name.clone(), result)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread"))
+            .collect()
+    });
+
+    let (verb, failed_verb) = match op {
+        Op::Detach(_) => ("detached", "detach"),
+        Op::Reattach(_) => ("re-attached", "re-attach"),
+    };
+    let mut any_failed = false;
+    let mut items = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(outcomes) => {
+                for o in &outcomes {
+                    for w in &o.warnings {
+                        writeln!(err, "warning: {w}")?;
+                    }
+                }
+                if json {
+                    items.push(BatchItem {
+                        device: name,
+                        ok: true,
+                        outcomes,
+                        error: None,
+                    });
+                    continue;
+                }
+                if dry_run {
+                    for o in &outcomes {
+                        writeln!(out, "Would {failed_verb} {}:", o.address.nodedev_name())?;
+                        if o.writes.is_empty() {
+                            writeln!(
+                                out,
+                                "  nothing to do: already on {}",
+                                o.driver_after.as_deref().unwrap_or("no driver")
+                            )?;
+                        }
+                        for w in &o.writes {
+                            writeln!(out, "  {w}")?;
+                        }
+                    }
+                } else if !cli.quiet {
+                    writeln!(out, "Device {name} {verb}")?;
+                }
+            }
+            Err(e) => {
+                any_failed = true;
+                let message = match e.downcast_ref::<OpError>() {
+                    Some(op) => op.to_string(),
+                    None => format!("{e:#}"),
+                };
+                if json {
+                    items.push(BatchItem {
+                        device: name,
+                        ok: false,
+                        outcomes: Vec::new(),
+                        error: Some(message),
+                    });
+                    continue;
+                }
+                match e.downcast_ref::<VirshError>() {
+                    // Lookup failures print exactly as virsh prints them.
+                    Some(v) => {
+                        for line in &v.lines {
+                            writeln!(err, "error: {line}")?;
+                        }
+                    }
+                    None => {
+                        writeln!(
+                            err,
+                            "error: Failed to {failed_verb} device {}",
+                            shown(&name)
+                        )?;
+                        writeln!(err, "error: {message}")?;
+                    }
+                }
+            }
+        }
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &items)?;
+        out.write_all(b"\n")?;
+    } else if !cli.quiet {
+        out.write_all(b"\n")?;
+    }
+    if any_failed {
+        return Err(ReportedFailure.into());
+    }
+    Ok(())
+}
+
+/// `list --detached`: the state records.
+fn list_detached(backend: &Backend, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let records = StateDir::new(&backend.state_dir)
+        .list()
+        .with_context(|| format!("failed to read {}", backend.state_dir.display()))?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &records)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    for r in records {
+        let method = match r.method {
+            hostdev_manager::state::BindMethod::Override => "override",
+            hostdev_manager::state::BindMethod::NewId => "new-id",
+        };
+        write!(
+            out,
+            "{}  {} -> {} ({method})",
+            r.address.nodedev_name(),
+            r.original_driver.as_ref().map_or("(none)", |d| d.as_str()),
+            r.stub
+        )?;
+        if let Some(p) = &r.pending {
+            write!(out, "  pending: {p}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

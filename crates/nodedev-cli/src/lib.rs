@@ -1,0 +1,11 @@
+//! The `nodedev` command as a library: `main.rs` parses the command line and calls
+//! [`run`]; tests call it with the simulated kernel behind the same [`Backend`].
+
+pub mod cli;
+mod commands;
+mod lookup;
+mod render;
+mod tree;
+
+pub use commands::{report, run, Backend, ReportedFailure};
+pub use lookup::Host;

@@ -1,0 +1,126 @@
+//! The host the commands look at, and name lookup.
+//!
+//! A user's device string is never joined onto a path: it is parsed into a
+//! [`PciAddress`] (whose sysfs name is then built from numbers), compared with the
+//! names of the interfaces listed in `/sys/class/net`, or matched to `computer`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use hostdev_manager::{device, net, NetInterface, RealSysfs, Sysfs, COMPUTER};
+use pci_types::PciAddress;
+
+/// The device tree being read, and what it takes to keep it readable.
+pub struct Host {
+    sysfs: Arc<dyn Sysfs>,
+    /// Whether this is the live kernel (writes allowed) rather than a snapshot.
+    live: bool,
+    /// An unpacked snapshot, removed when the host is dropped.
+    _unpacked: Option<tempfile::TempDir>,
+}
+
+impl Host {
+    /// `/`, a directory, or a snapshot tar to unpack first.
+    pub fn open(root: Option<&Path>) -> Result<Self> {
+        let Some(root) = root.filter(|r| *r != Path::new("/")) else {
+            return Ok(Self::live(Arc::new(RealSysfs::system())));
+        };
+        if root.is_file() {
+            let dir = tempfile::Builder::new()
+                .prefix("nodedev-snapshot.")
+                .tempdir()
+                .context("failed to create a directory to unpack the snapshot into")?;
+            let file = std::fs::File::open(root)
+                .with_context(|| format!("failed to open snapshot {}", root.display()))?;
+            hostdev_manager::snapshot::unpack_tar(std::io::BufReader::new(file), dir.path())
+                .with_context(|| format!("failed to unpack snapshot {}", root.display()))?;
+            return Ok(Self {
+                sysfs: Arc::new(RealSysfs::with_root(dir.path())),
+                live: false,
+                _unpacked: Some(dir),
+            });
+        }
+        if !root.is_dir() {
+            anyhow::bail!(
+                "--root {}: no such directory or snapshot file",
+                root.display()
+            );
+        }
+        Ok(Self {
+            sysfs: Arc::new(RealSysfs::with_root(root)),
+            live: false,
+            _unpacked: None,
+        })
+    }
+
+    /// A live kernel (the real one, or the simulated one in tests).
+    pub fn live(sysfs: Arc<dyn Sysfs>) -> Self {
+        Self {
+            sysfs,
+            live: true,
+            _unpacked: None,
+        }
+    }
+
+    /// The sysfs view.
+    pub fn sysfs(&self) -> &dyn Sysfs {
+        self.sysfs.as_ref()
+    }
+
+    /// The sysfs view, shareable with the engine's threads.
+    pub fn sysfs_arc(&self) -> Arc<dyn Sysfs> {
+        Arc::clone(&self.sysfs)
+    }
+
+    /// Whether writes go to a live kernel.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+}
+
+/// A node device found by name.
+pub enum Found {
+    /// `computer`.
+    Computer,
+    /// A PCI function.
+    Pci(PciAddress),
+    /// A network interface.
+    Net(Box<NetInterface>),
+}
+
+/// Every PCI address in the tree, as a set for parent lookups.
+pub fn pci_set(sysfs: &dyn Sysfs) -> Result<BTreeSet<PciAddress>> {
+    Ok(device::list_addresses(sysfs)?.into_iter().collect())
+}
+
+/// Finds a device by libvirt name, or (for PCI) by any address spelling.
+pub fn find(sysfs: &dyn Sysfs, name: &str) -> Result<Option<Found>> {
+    if name == COMPUTER {
+        return Ok(Some(Found::Computer));
+    }
+    if let Ok(address) = name.parse::<PciAddress>() {
+        return Ok(device::exists(sysfs, &address).then_some(Found::Pci(address)));
+    }
+    if name.starts_with("net_") {
+        let known = pci_set(sysfs)?;
+        let is_pci = |a: &PciAddress| known.contains(a);
+        return Ok(net::list_interfaces(sysfs, &is_pci)
+            .into_iter()
+            .find(|i| i.nodedev_name() == name)
+            .map(|i| Found::Net(Box::new(i))));
+    }
+    Ok(None)
+}
+
+/// Where the system's pci.ids is, unless the user named one.
+pub fn pci_ids_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    hostdev_manager::pci_ids::DEFAULT_PCI_IDS_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
