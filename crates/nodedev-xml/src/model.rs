@@ -164,7 +164,8 @@ pub struct NetCapability {
     pub address: Option<String>,
     /// `<link>`.
     pub link: Option<NetLink>,
-    /// `<feature name>` entries.
+    /// `<feature name>` entries (written in libvirt's order, see
+    /// [`canonical_features`]).
     pub features: Vec<String>,
     /// `<capability type='80203'|'80211'/>`.
     pub subtype: Option<String>,
@@ -173,10 +174,59 @@ pub struct NetCapability {
 /// `<link speed state/>` of a net capability.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NetLink {
-    /// Mb/s.
+    /// Mb/s; `None` (or 0) is not printed.
     pub speed: Option<u32>,
-    /// `up`, `down`, … (never `unknown`, which libvirt does not print).
+    /// One of [`NET_LINK_STATES`], the interface's `operstate`. Note that
+    /// `unknown` is a state libvirt prints (`lo` and many virtual interfaces
+    /// report it); only a missing state is left out.
     pub state: Option<String>,
+}
+
+/// The link states libvirt names (`virNetDevIfState`, after its empty "no state").
+pub const NET_LINK_STATES: [&str; 7] = [
+    "unknown",
+    "notpresent",
+    "down",
+    "lowerlayerdown",
+    "testing",
+    "dormant",
+    "up",
+];
+
+/// The network device features libvirt knows (`virNetDevFeature`), in the order
+/// it prints them.
+pub const NET_FEATURES: [&str; 14] = [
+    "rx",
+    "tx",
+    "sg",
+    "tso",
+    "gso",
+    "gro",
+    "lro",
+    "rxvlan",
+    "txvlan",
+    "ntuple",
+    "rxhash",
+    "rdma",
+    "txudptnl",
+    "switchdev",
+];
+
+/// Features as libvirt prints them: the known ones in [`NET_FEATURES`] order,
+/// each once (libvirt keeps a bitmap), then any others in their given order,
+/// each once.
+pub fn canonical_features(features: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = NET_FEATURES
+        .iter()
+        .filter(|k| features.iter().any(|f| f == *k))
+        .map(|k| k.to_string())
+        .collect();
+    for f in features {
+        if !NET_FEATURES.contains(&f.as_str()) && !out.contains(f) {
+            out.push(f.clone());
+        }
+    }
+    out
 }
 
 /// `<capability type='system'>`.

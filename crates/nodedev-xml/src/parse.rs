@@ -875,19 +875,22 @@ fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
             let lc = ctx.child(l);
             l.only_attrs(&lc, &["speed", "state"])?;
             l.empty(&lc)?;
-            // libvirt keeps 0 and "unknown" as "not set" and does not print them.
+            // A speed of 0 is libvirt's "not set" and is not printed. "unknown" is
+            // a real state (virNetDevIfState 1, what `lo` reports) and is printed.
             let speed = l
                 .attr("speed")
                 .map(|s| parse_unsigned(&lc, "speed", s))
                 .transpose()?
                 .filter(|s| *s > 0);
             let state = match l.attr("state") {
-                None | Some("unknown") => None,
-                Some(
-                    s @ ("notpresent" | "down" | "lowerlayerdown" | "testing" | "dormant" | "up"),
-                ) => Some(s.to_string()),
+                None => None,
+                Some(s) if NET_LINK_STATES.contains(&s) => Some(s.to_string()),
                 Some(other) => {
-                    return Err(lc.err(format!("state '{}' is not a link state", shorten(other))))
+                    return Err(lc.err(format!(
+                        "state '{}' is not one of {}",
+                        shorten(other),
+                        NET_LINK_STATES.join(", ")
+                    )))
                 }
             };
             Some(NetLink { speed, state })
@@ -900,15 +903,17 @@ fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
         f.only_attrs(&fc, &["name"])?;
         f.empty(&fc)?;
         let n = f.req_attr(&fc, "name")?;
-        if n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
-        {
-            return Err(fc.err(format!("'{}' is not a feature name", shorten(n))));
+        if !NET_FEATURES.contains(&n) {
+            return Err(fc.err(format!(
+                "unknown network device feature '{}' (libvirt knows {})",
+                shorten(n),
+                NET_FEATURES.join(", ")
+            )));
         }
         features.push(n.to_string());
     }
+    // libvirt keeps features in a bitmap: its order, each once.
+    let features = canonical_features(&features);
     let subtype = match ch.opt("capability", None)? {
         Some(s) => {
             let sc = ctx.child(s);

@@ -283,14 +283,14 @@ fn net(b: &mut Buf, n: &NetCapability) {
                 s.push_str(&format!(" speed='{sp}'"));
             }
             if let Some(st) = &l.state {
-                s.push_str(&format!(" state='{st}'"));
+                s.push_str(&format!(" state='{}'", escape(st)));
             }
             s.push_str("/>");
             b.line(&s);
         }
     }
-    for f in &n.features {
-        b.line(&format!("<feature name='{f}'/>"));
+    for f in canonical_features(&n.features) {
+        b.line(&format!("<feature name='{}'/>", escape(&f)));
     }
     if let Some(t) = &n.subtype {
         b.line(&format!("<capability type='{}'/>", escape(t)));

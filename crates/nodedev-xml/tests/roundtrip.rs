@@ -246,3 +246,45 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+const NET_HEAD: &str = "<device><name>n</name><capability type='net'><interface>eth0</interface>";
+
+#[test]
+fn net_link_state_unknown_is_kept_and_features_follow_libvirts_order() {
+    // `lo` reports operstate "unknown": libvirt prints it (state 1 is not "no state").
+    let doc = nodedev_xml::parse(&format!(
+        "{NET_HEAD}<link state='unknown'/></capability></device>"
+    ))
+    .unwrap();
+    assert!(
+        doc.to_xml().contains("<link state='unknown'/>"),
+        "{}",
+        doc.to_xml()
+    );
+    // A speed of 0 is "not set": nothing to print.
+    let doc = nodedev_xml::parse(&format!(
+        "{NET_HEAD}<link speed='0'/></capability></device>"
+    ))
+    .unwrap();
+    assert!(!doc.to_xml().contains("<link"), "{}", doc.to_xml());
+    // Features are a bitmap in libvirt: printed in its enum order, once each.
+    let doc = nodedev_xml::parse(&format!(
+        "{NET_HEAD}<feature name='switchdev'/><feature name='rx'/><feature name='gro'/><feature name='rx'/></capability></device>"
+    ))
+    .unwrap();
+    let xml = doc.to_xml();
+    let names: Vec<&str> = xml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("<feature name='"))
+        .map(|l| l.trim_end_matches("'/>"))
+        .collect();
+    assert_eq!(names, ["rx", "gro", "switchdev"], "{xml}");
+    reject(
+        &format!("{NET_HEAD}<feature name='turbo'/></capability></device>"),
+        "<feature>: unknown network device feature 'turbo'",
+    );
+    reject(
+        &format!("{NET_HEAD}<link state='sideways'/></capability></device>"),
+        "<link>: state 'sideways' is not one of unknown, notpresent",
+    );
+}
