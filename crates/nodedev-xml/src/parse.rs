@@ -30,18 +30,106 @@ fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
     XmlError::Syntax(format!("at byte {}: {msg}", reader.buffer_position()))
 }
 
+/// Most elements accepted (node-device documents have a few hundred at most).
+const MAX_ELEMENTS: usize = 100_000;
+
+/// XML 1.0 `Char`: what a document (and a character reference) may contain.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// Fails on the first character XML 1.0 does not allow.
+fn check_chars(what: &str, s: &str) -> Result<(), XmlError> {
+    match s.char_indices().find(|(_, c)| !xml_char(*c)) {
+        Some((at, c)) => Err(XmlError::Syntax(format!(
+            "{what}: character U+{:04X} at byte {at} is not allowed in XML",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A reference `&…;` resolved: the five predefined entities and character
+/// references only. Nothing else is ever expanded.
+fn resolve_reference(name: &str) -> Result<Cow<'static, str>, XmlError> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix('x') {
+            Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                u32::from_str_radix(hex, 16).ok()
+            }
+            None if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) => num.parse().ok(),
+            _ => None,
+        };
+        return match code.and_then(char::from_u32) {
+            Some(c) if xml_char(c) => Ok(Cow::Owned(c.to_string())),
+            _ => Err(XmlError::Syntax(format!(
+                "character reference '&{};' is not a character XML allows",
+                shorten(name)
+            ))),
+        };
+    }
+    match quick_xml::escape::resolve_predefined_entity(name) {
+        Some(v) => Ok(Cow::Borrowed(v)),
+        None => Err(XmlError::Entity(shorten(name))),
+    }
+}
+
+/// An attribute value as an XML 1.0 processor reports it (section 3.3.3):
+/// references resolved, and each literal tab or newline (line ends are already
+/// normalized) replaced by a space. `<` is not allowed.
+fn attribute_value(raw: &str) -> Result<String, XmlError> {
+    let bad = |msg: &str| XmlError::Syntax(msg.to_string());
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find(['&', '<', '\t', '\n']) {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'<' => return Err(bad("'<' is not allowed in an attribute value")),
+            b'&' => {
+                let end = rest[i..]
+                    .find(';')
+                    .ok_or_else(|| bad("'&' that starts no reference"))?;
+                out.push_str(&resolve_reference(&rest[i + 1..i + end])?);
+                rest = &rest[i + end + 1..];
+                continue;
+            }
+            _ => out.push(' '),
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn build_tree(xml: &str) -> Result<Element, XmlError> {
     if xml.len() > MAX_INPUT {
         return Err(XmlError::TooLarge { limit: MAX_INPUT });
     }
-    let mut reader = Reader::from_reader(xml.as_bytes());
+    check_chars("document", xml)?;
+    // XML 1.0 section 2.11: "\r\n" and a lone "\r" are read as "\n".
+    let normalized: Cow<str> = if xml.contains('\r') {
+        Cow::Owned(xml.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(xml)
+    };
+    let mut reader = Reader::from_reader(normalized.as_bytes());
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut elements = 0usize;
+    let mut first = true;
     loop {
         let event = reader.read_event().map_err(|e| syntax(&reader, e))?;
+        let at_start = std::mem::replace(&mut first, false);
         match event {
-            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::Decl(_) if at_start => {}
+            Event::Decl(_) => {
+                return Err(syntax(
+                    &reader,
+                    "an XML declaration is allowed only at the very start",
+                ))
+            }
+            Event::Comment(_) | Event::PI(_) => {}
             Event::DocType(_) => return Err(XmlError::Doctype),
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
                 return Err(XmlError::Syntax(format!(
@@ -56,15 +144,24 @@ fn build_tree(xml: &str) -> Result<Element, XmlError> {
                 )))
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(syntax(
+                        &reader,
+                        format!("more than {MAX_ELEMENTS} elements"),
+                    ));
+                }
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let mut attrs = Vec::new();
                 for a in e.attributes() {
                     let a = a.map_err(|err| syntax(&reader, format!("<{name}>: {err}")))?;
                     let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                    let value = a
-                        .unescape_value()
-                        .map_err(|err| syntax(&reader, format!("<{name} {key}>: {err}")))?
-                        .into_owned();
+                    let raw = std::str::from_utf8(&a.value)
+                        .map_err(|err| syntax(&reader, format!("<{name} {key}>: {err}")))?;
+                    let value = attribute_value(raw).map_err(|err| match err {
+                        XmlError::Syntax(msg) => syntax(&reader, format!("<{name} {key}>: {msg}")),
+                        other => other,
+                    })?;
                     attrs.push((key, value));
                 }
                 let el = Element {
@@ -86,7 +183,10 @@ fn build_tree(xml: &str) -> Result<Element, XmlError> {
                 close(&mut stack, &mut root, el);
             }
             Event::Text(t) => {
-                let text = t.xml_content().map_err(|e| syntax(&reader, e))?;
+                if t.windows(3).any(|w| w == b"]]>") {
+                    return Err(syntax(&reader, "']]>' is not allowed in text"));
+                }
+                let text = t.xml10_content().map_err(|e| syntax(&reader, e))?;
                 push_text(&reader, &mut stack, &text)?;
             }
             Event::CData(t) => {
@@ -94,16 +194,8 @@ fn build_tree(xml: &str) -> Result<Element, XmlError> {
                 push_text(&reader, &mut stack, &text)?;
             }
             Event::GeneralRef(r) => {
-                let resolved: Cow<str> =
-                    if let Some(c) = r.resolve_char_ref().map_err(|e| syntax(&reader, e))? {
-                        Cow::Owned(c.to_string())
-                    } else {
-                        let name = String::from_utf8_lossy(&r).into_owned();
-                        match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(v) => Cow::Borrowed(v),
-                            None => return Err(XmlError::Entity(name)),
-                        }
-                    };
+                let name = String::from_utf8_lossy(&r).into_owned();
+                let resolved = resolve_reference(&name)?;
                 push_text(&reader, &mut stack, &resolved)?;
             }
             Event::Eof => break,

@@ -288,3 +288,103 @@ fn net_link_state_unknown_is_kept_and_features_follow_libvirts_order() {
         "<link>: state 'sideways' is not one of unknown, notpresent",
     );
 }
+
+const SYSTEM: &str = "<capability type='system'><hardware><uuid>00000000000000000000000000000000</uuid></hardware><firmware/></capability>";
+
+#[test]
+fn reads_xml_as_a_conforming_xml_1_0_processor_does() {
+    let name = |xml: &str| nodedev_xml::parse(xml).map(|d| d.name);
+    // Line ends: "\r\n" and a lone "\r" read as "\n" (section 2.11); NEL is not
+    // a line end in XML 1.0.
+    assert_eq!(
+        name(&format!(
+            "<device>\r\n<name>a\r\nb\rc\u{85}</name>{SYSTEM}</device>"
+        ))
+        .unwrap(),
+        "a\nb\nc\u{85}"
+    );
+    // Attribute values: literal tabs and newlines become spaces, references do not.
+    let doc = nodedev_xml::parse(&format!(
+        "{PCI_HEAD}<capability type='mdev_types'><type id='a\tb\nc&#9;d'><deviceAPI>vfio-pci</deviceAPI><availableInstances>1</availableInstances></type></capability>{PCI_TAIL}"
+    ))
+    .unwrap();
+    let nodedev_xml::Capability::Pci(pci) = &doc.capabilities[0] else {
+        panic!("{doc:?}")
+    };
+    assert_eq!(pci.mdev_types[0].id, "a b c\td");
+    // CDATA is text.
+    assert_eq!(
+        name(&format!(
+            "<device><name><![CDATA[a<b]]></name>{SYSTEM}</device>"
+        ))
+        .unwrap(),
+        "a<b"
+    );
+    // Not well-formed: each is refused, naming the problem.
+    reject(
+        &format!("<device><name>a\u{1}b</name>{SYSTEM}</device>"),
+        "character U+0001",
+    );
+    reject(
+        &format!("<device><name>a&#1;b</name>{SYSTEM}</device>"),
+        "character reference '&#1;'",
+    );
+    reject(
+        &format!("<device><name>a&#xFFFE;</name>{SYSTEM}</device>"),
+        "'&#xFFFE;'",
+    );
+    reject(
+        &format!("<device><name>a & b</name>{SYSTEM}</device>"),
+        "malformed XML",
+    );
+    reject(
+        &format!("<device><name>a]]>b</name>{SYSTEM}</device>"),
+        "']]>' is not allowed",
+    );
+    reject(
+        &format!("{PCI_HEAD}<capability type='mdev_types'><type id='a<b'/></capability>{PCI_TAIL}"),
+        "<type id>: '<' is not allowed in an attribute value",
+    );
+    reject(
+        &format!("<device><?xml version='1.0'?><name>a</name>{SYSTEM}</device>"),
+        "XML declaration is allowed only at the very start",
+    );
+    reject(
+        "<device><name a='1' a='2'>a</name></device>",
+        "duplicated attribute",
+    );
+    reject("<device><name a=1>a</name></device>", "malformed XML");
+    reject(
+        "<device><name>a</name></device><device/>",
+        "content after the root element",
+    );
+    reject(
+        "<device><name>a</name></device>junk",
+        "text outside the root element",
+    );
+    // Entities other than the predefined five are never expanded, in attributes too.
+    assert_eq!(
+        nodedev_xml::parse(&format!(
+            "{PCI_HEAD}<capability type='mdev_types'><type id='&ext;'/></capability>{PCI_TAIL}"
+        )),
+        Err(nodedev_xml::XmlError::Entity("ext".into()))
+    );
+}
+
+#[test]
+fn twenty_megabytes_is_refused_before_parsing() {
+    let huge = format!(
+        "<device><name>{}</name></device>",
+        "x".repeat(20 * 1024 * 1024)
+    );
+    let err = nodedev_xml::parse(&huge).unwrap_err();
+    assert!(
+        matches!(err, nodedev_xml::XmlError::TooLarge { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("larger than 16 MiB"), "{err}");
+    // Many small elements under the size limit are refused too, not built.
+    let many = format!("<device>{}</device>", "<a/>".repeat(200_000));
+    let err = nodedev_xml::parse(&many).unwrap_err().to_string();
+    assert!(err.contains("more than 100000 elements"), "{err}");
+}
