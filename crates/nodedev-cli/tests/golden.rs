@@ -99,7 +99,12 @@ fn captured_fixtures() {
     );
     for f in fixtures {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        check_scenario(&name, &f);
+        // Unpack once; `--root FILE.tar` would unpack again for every command
+        // (snapshot_reads_back_the_same in cli.rs covers that path).
+        let dir = tempfile::tempdir().unwrap();
+        let tar = std::fs::File::open(&f).unwrap();
+        hostdev_manager::snapshot::unpack_tar(tar, dir.path()).unwrap();
+        check_scenario(&name, dir.path());
     }
 }
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the guest's initramfs (busybox, /init, the modules the tests need and
+# their dependencies) into the rig cache; rebuilt only when an input changed.
+# Prints the path of the initramfs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+eval "$("$here/setup.sh")"
+out="$CACHE/initrd.cpio.gz"
+MODULES="vfio vfio_iommu_type1 vfio_pci_core vfio-pci pci-stub e1000e e1000 igb igbvf nvme virtio_pci virtio_net 9pnet_virtio 9p"
+stamp="$KVER $(sha256sum "$here/guest/init" "$0" | sha256sum | cut -c1-16)"
+if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
+  echo "$out"; exit 0
+fi
+root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt/host,lib/modules/"$KVER"}
+cp "$CACHE/bbroot/bin/busybox" "$root/bin/busybox"
+cp "$here/guest/init" "$root/init"; chmod +x "$root/init"
+mods="$CACHE/kroot/lib/modules/$KVER"
+dep="$mods/modules.dep"
+# The closure of each module through modules.dep.
+want=()
+for m in $MODULES; do
+  path=$(awk -F: -v m="$m" '{n=$1; sub(".*/","",n); sub("\\.ko.*$","",n); gsub("-","_",n); mm=m; gsub("-","_",mm); if (n==mm) {print $0; exit}}' "$dep")
+  [ -n "$path" ] || { echo "build-initrd: module $m not in $dep" >&2; exit 1; }
+  want+=("${path%%:*}")
+  for d in ${path#*:}; do want+=("$d"); done
+done
+for f in $(printf '%s\n' "${want[@]}" | sort -u); do
+  mkdir -p "$root/lib/modules/$KVER/$(dirname "$f")"
+  cp "$mods/$f" "$root/lib/modules/$KVER/$f"
+done
+cp "$mods"/modules.builtin* "$mods"/modules.order "$root/lib/modules/$KVER/" 2>/dev/null || true
+# libvirt's VFIO variant lookup reads modules.alias: keep the real one.
+cp "$mods/modules.alias" "$root/lib/modules/$KVER/"
+"$CACHE/bbroot/bin/busybox" depmod -b "$root" "$KVER"
+cp "$mods/modules.alias" "$root/lib/modules/$KVER/modules.alias"
+(cd "$root" && find . | "$CACHE/bbroot/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "$stamp" > "$out.stamp"
+echo "$out"

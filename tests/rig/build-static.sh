@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the nodedev binary statically (glibc crt-static) for the guest, in a target
+# directory of its own under the rig cache, and prints its path.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache="${NODEDEV_CACHE:-$HOME/.cache/nodedev-shim}/rig"
+export CARGO_TARGET_DIR="$cache/target"
+# --target keeps RUSTFLAGS away from build scripts and proc macros.
+RUSTFLAGS='-C target-feature=+crt-static' cargo build -q --release --locked \
+  --manifest-path "$here/../../Cargo.toml" --target x86_64-unknown-linux-gnu -p nodedev-cli >&2
+echo "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/nodedev"

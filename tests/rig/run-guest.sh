@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Boots the rig's guest and runs one script in it.
+#
+#   run-guest.sh [--no-iommu] [--timeout SECONDS] [--out DIR] SCRIPT [FILE...]
+#
+# SCRIPT and FILEs (e.g. the static nodedev binary) are copied into a fresh 9p
+# share that the guest mounts at /mnt/host; SCRIPT runs there with the guest's
+# helpers (guest/lib.sh) beside it. Whatever the guest writes to /mnt/host/out
+# lands in DIR (default: a new directory under the rig cache; its path is printed
+# last). The console log is DIR/console.log.
+#
+# Exit status: the guest script's, or 91 on timeout, 92 when the guest ended
+# without the end marker (kernel panic, QEMU error).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+timeout=300 out="" no_iommu=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-iommu) no_iommu=1; shift;;
+    --timeout) timeout=$2; shift 2;;
+    --out) out=$2; shift 2;;
+    *) break;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: run-guest.sh [--no-iommu] [--timeout S] [--out DIR] SCRIPT [FILE...]" >&2; exit 2; }
+script=$1; shift
+eval "$("$here/setup.sh")"
+initrd=$("$here/build-initrd.sh")
+share=$(mktemp -d "$CACHE/share.XXXXXX")
+trap 'rm -rf "$share"' EXIT
+mkdir -p "$share/out"
+cp "$script" "$share/run.sh"
+cp "$here/guest/lib.sh" "$share/lib.sh"
+for f in "$@"; do cp -L "$f" "$share/"; done
+[ -n "$out" ] || out=$(mktemp -d "$CACHE/out.XXXXXX")
+mkdir -p "$out"
+# shellcheck source=topology.sh
+. "$here/topology.sh"
+RIG_NO_IOMMU=$no_iommu rig_topology
+set +e
+timeout "$timeout" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+  -kernel "$CACHE/kroot/boot/vmlinuz-$KVER" -initrd "$initrd" \
+  -append "$KERNEL_APPEND" \
+  -serial "file:$out/console.log" \
+  -virtfs "local,path=$share,mount_tag=host0,security_model=none,id=host0" </dev/null
+qrc=$?
+set -e
+cp -r "$share/out/." "$out/" 2>/dev/null || true
+tr -d '\r' < "$out/console.log" > "$out/console.txt" 2>/dev/null || true
+echo "$out"
+if [ $qrc -eq 124 ]; then echo "run-guest: timed out after ${timeout}s" >&2; exit 91; fi
+marker=$(grep -o '===TEST-END rc=[0-9]*===' "$out/console.txt" | tail -n 1 || true)
+if [ -z "$marker" ]; then
+  echo "run-guest: the guest ended without the end marker (QEMU exit $qrc); see $out/console.txt" >&2
+  tail -n 20 "$out/console.txt" >&2 || true
+  exit 92
+fi
+rc=${marker#===TEST-END rc=}; rc=${rc%===}
+exit "$rc"
