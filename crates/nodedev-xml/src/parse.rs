@@ -317,6 +317,57 @@ fn opt_text(t: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+/// A child of libvirt's schema sequences: element name, and the attribute whose
+/// value picks it (`type='…'`), if any.
+type Slot = (
+    &'static str,
+    Option<(&'static str, &'static [&'static str])>,
+);
+
+/// Children that libvirt's schema lists as a sequence must come in that order
+/// (any of them may be missing). Children not in `order` are left for
+/// [`Children::done`] to report.
+fn in_order(ctx: &Ctx, el: &Element, order: &[Slot]) -> Result<(), XmlError> {
+    let rank = |c: &Element| {
+        order.iter().position(|(name, attr)| {
+            c.name == *name
+                && attr.is_none_or(|(a, values)| c.attr(a).is_some_and(|v| values.contains(&v)))
+        })
+    };
+    let mut last: Option<(usize, &Element)> = None;
+    for c in &el.children {
+        let Some(r) = rank(c) else { continue };
+        match last {
+            Some((lr, prev)) if r < lr => {
+                return Err(ctx.child(c).err(format!(
+                    "must come before <{}> (libvirt's schema fixes the order here)",
+                    prev.name
+                )))
+            }
+            _ => last = Some((r, c)),
+        }
+    }
+    Ok(())
+}
+
+/// Required text that libvirt reads with XPath `string()`: empty is missing.
+fn required_text(ctx: &Ctx, el: &Element, what: &str) -> Result<String, XmlError> {
+    let c = ctx.child(el);
+    el.only_attrs(&c, &[])?;
+    opt_text(el.text_only(&c)?).ok_or_else(|| c.err(format!("is empty: {what} is required")))
+}
+
+/// Values libvirt prints with `%d`: larger ones would come out negative.
+fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError> {
+    if v > i32::MAX as u32 {
+        return Err(ctx.err(format!(
+            "{what} {v} is out of range (libvirt prints it as a signed int; at most {})",
+            i32::MAX
+        )));
+    }
+    Ok(v)
+}
+
 fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
     let t = s.trim();
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -441,10 +492,14 @@ pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
     root.only_attrs(&ctx, &[])?;
     root.element_only(&ctx)?;
     let mut ch = Children::new(&ctx, &root);
-    let name_el = ch.req("name", None)?;
-    let name = name_el.text_only(&ctx.child(name_el))?.to_string();
+    let name = required_text(&ctx, ch.req("name", None)?, "the device name")?;
+    // Optional text: libvirt's XPath string() makes an empty element absent.
     let path = match ch.opt("path", None)? {
-        Some(p) => Some(p.text_only(&ctx.child(p))?.to_string()),
+        Some(p) => {
+            let c = ctx.child(p);
+            p.only_attrs(&c, &[])?;
+            opt_text(p.text_only(&c)?)
+        }
         None => None,
     };
     let mut devnodes = Vec::new();
@@ -469,13 +524,15 @@ pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
     {
         return Err(ctx.err("more than one <devnode type='dev'>"));
     }
+    // libvirt keeps one node and a list of links, and prints the node first.
+    devnodes.sort_by_key(|d| d.kind != DevNodeKind::Dev);
     let parent = match ch.opt("parent", None)? {
         Some(p) => {
             let c = ctx.child(p);
             if !p.attrs.is_empty() {
                 return Err(c.err("a parent given by WWN (SCSI hosts) is not supported: nodedev-shim handles system, pci and net devices"));
             }
-            Some(p.text_only(&c)?.to_string())
+            opt_text(p.text_only(&c)?)
         }
         None => None,
     };
@@ -486,9 +543,11 @@ pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
             d.element_only(&c)?;
             let mut dc = Children::new(&c, d);
             let n = dc.req("name", None)?;
-            let v = n.text_only(&c.child(n))?.to_string();
+            let nc = c.child(n);
+            n.only_attrs(&nc, &[])?;
+            let v = opt_text(n.text_only(&nc)?);
             dc.done()?;
-            Some(v)
+            v
         }
         None => None,
     };
@@ -497,6 +556,12 @@ pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
         capabilities.push(capability(&ctx, cap)?);
     }
     ch.done()?;
+    if capabilities.is_empty() {
+        return Err(ctx.err(format!(
+            "no device capabilities for '{}' (a <capability> is required)",
+            shorten(&name)
+        )));
+    }
     Ok(NodeDevice {
         name,
         path,
@@ -548,12 +613,27 @@ fn text_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<Option<Str
 }
 
 fn system(ctx: &Ctx, el: &Element) -> Result<SystemCapability, XmlError> {
+    in_order(
+        ctx,
+        el,
+        &[("product", None), ("hardware", None), ("firmware", None)],
+    )?;
     let mut ch = Children::new(ctx, el);
     let product = text_child(ctx, &mut ch, "product")?;
     let hw = ch.req("hardware", None)?;
     let hc = ctx.child(hw);
     hw.only_attrs(&hc, &[])?;
     hw.element_only(&hc)?;
+    in_order(
+        &hc,
+        hw,
+        &[
+            ("vendor", None),
+            ("version", None),
+            ("serial", None),
+            ("uuid", None),
+        ],
+    )?;
     let mut hch = Children::new(&hc, hw);
     let vendor = text_child(&hc, &mut hch, "vendor")?;
     let version = text_child(&hc, &mut hch, "version")?;
@@ -568,6 +648,11 @@ fn system(ctx: &Ctx, el: &Element) -> Result<SystemCapability, XmlError> {
     let fc = ctx.child(fw);
     fw.only_attrs(&fc, &[])?;
     fw.element_only(&fc)?;
+    in_order(
+        &fc,
+        fw,
+        &[("vendor", None), ("version", None), ("release_date", None)],
+    )?;
     let mut fch = Children::new(&fc, fw);
     let firmware = SystemFirmware {
         vendor: text_child(&fc, &mut fch, "vendor")?,
@@ -605,7 +690,29 @@ fn number_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<u32, Xml
     parse_unsigned(&c, name, e.text_only(&c)?)
 }
 
+const PCI_ORDER: &[Slot] = &[
+    ("class", None),
+    ("domain", None),
+    ("bus", None),
+    ("slot", None),
+    ("function", None),
+    ("product", None),
+    ("vendor", None),
+    ("capability", Some(("type", &["phys_function"]))),
+    ("capability", Some(("type", &["virt_functions"]))),
+    (
+        "capability",
+        Some(("type", &["pci-bridge", "cardbus-bridge"])),
+    ),
+    ("capability", Some(("type", &["mdev_types"]))),
+    ("capability", Some(("type", &["vpd"]))),
+    ("iommuGroup", None),
+    ("numa", None),
+    ("pci-express", None),
+];
+
 fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
+    in_order(ctx, el, PCI_ORDER)?;
     let mut ch = Children::new(ctx, el);
     let class = match ch.opt("class", None)? {
         Some(e) => {
@@ -626,6 +733,7 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
         None => None,
     };
     let domain = number_child(ctx, &mut ch, "domain")?;
+    let domain = at_most_int(&ctx.child(el), "domain", domain)?;
     let bus = number_child(ctx, &mut ch, "bus")?;
     let slot = number_child(ctx, &mut ch, "slot")?;
     let function = number_child(ctx, &mut ch, "function")?;
@@ -699,6 +807,7 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
             e.only_attrs(&c, &["number"])?;
             e.element_only(&c)?;
             let number = parse_unsigned(&c, "number", e.req_attr(&c, "number")?)?;
+            let number = at_most_int(&c, "number", number)?;
             let mut cc = Children::new(&c, e);
             let addresses = cc
                 .all("address", None)
@@ -765,6 +874,15 @@ fn mdev_types(ctx: &Ctx, el: &Element) -> Result<Vec<MdevType>, XmlError> {
         t.only_attrs(&tc, &["id"])?;
         t.element_only(&tc)?;
         let id = t.req_attr(&tc, "id")?.to_string();
+        in_order(
+            &tc,
+            t,
+            &[
+                ("name", None),
+                ("deviceAPI", None),
+                ("availableInstances", None),
+            ],
+        )?;
         let mut tch = Children::new(&tc, t);
         let name = text_child(&tc, &mut tch, "name")?;
         let api_el = tch.req("deviceAPI", None)?;
@@ -829,22 +947,76 @@ fn vpd_custom(
     })
 }
 
+/// Vendor or system fields as libvirt keeps them: an empty one is skipped, and a
+/// repeated index replaces the earlier value in its place.
+fn custom_fields(
+    ctx: &Ctx,
+    ch: &mut Children<'_>,
+    name: &str,
+    allowed: fn(char) -> bool,
+) -> Result<Vec<VpdCustomField>, XmlError> {
+    let mut out: Vec<VpdCustomField> = Vec::new();
+    for e in ch.all(name, None) {
+        let f = vpd_custom(ctx, e, allowed)?;
+        if f.value.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|o| o.index == f.index) {
+            Some(o) => o.value = f.value,
+            None => out.push(f),
+        }
+    }
+    Ok(out)
+}
+
 fn vpd(ctx: &Ctx, el: &Element) -> Result<VpdResource, XmlError> {
     let c = ctx.child(el);
     el.only_attrs(&c, &["type"])?;
+    in_order(
+        &c,
+        el,
+        &[
+            ("name", None),
+            ("fields", Some(("access", &["readonly"]))),
+            ("fields", Some(("access", &["readwrite"]))),
+        ],
+    )?;
     let mut ch = Children::new(&c, el);
     let name_el = ch.req("name", None)?;
     let name = vpd_value(&c.child(name_el), name_el)?;
+    if name.is_empty() {
+        return Err(c
+            .child(name_el)
+            .err("is empty: libvirt requires the VPD name"));
+    }
     let mut read_only = None;
     let mut read_write = None;
     for f in ch.all("fields", None) {
         let fc = c.child(f);
         f.only_attrs(&fc, &["access"])?;
         f.element_only(&fc)?;
+        in_order(
+            &fc,
+            f,
+            &[
+                ("change_level", None),
+                ("manufacture_id", None),
+                ("part_number", None),
+                ("serial_number", None),
+                ("asset_tag", None),
+                ("vendor_field", None),
+                ("system_field", None),
+            ],
+        )?;
         let mut fch = Children::new(&fc, f);
+        // libvirt reads these with XPath string(): an empty one is absent.
         let field = |fch: &mut Children<'_>, n: &str| -> Result<Option<String>, XmlError> {
             match fch.opt(n, None)? {
-                Some(e) => Ok(Some(vpd_value(&fc.child(e), e)?)),
+                Some(e) => {
+                    let ec = fc.child(e);
+                    e.only_attrs(&ec, &[])?;
+                    Ok(opt_text(&vpd_value(&ec, e)?))
+                }
                 None => Ok(None),
             }
         };
@@ -856,11 +1028,7 @@ fn vpd(ctx: &Ctx, el: &Element) -> Result<VpdResource, XmlError> {
                     manufacture_id: field(&mut fch, "manufacture_id")?,
                     part_number: field(&mut fch, "part_number")?,
                     serial_number: field(&mut fch, "serial_number")?,
-                    vendor_fields: fch
-                        .all("vendor_field", None)
-                        .into_iter()
-                        .map(|e| vpd_custom(&fc, e, vendor_index))
-                        .collect::<Result<_, _>>()?,
+                    vendor_fields: custom_fields(&fc, &mut fch, "vendor_field", vendor_index)?,
                 };
                 fch.done()?;
                 read_only = Some(ro);
@@ -868,20 +1036,10 @@ fn vpd(ctx: &Ctx, el: &Element) -> Result<VpdResource, XmlError> {
             "readwrite" if read_write.is_none() => {
                 let rw = VpdReadWrite {
                     asset_tag: field(&mut fch, "asset_tag")?,
-                    vendor_fields: fch
-                        .all("vendor_field", None)
-                        .into_iter()
-                        .map(|e| vpd_custom(&fc, e, vendor_index))
-                        .collect::<Result<_, _>>()?,
-                    system_fields: fch
-                        .all("system_field", None)
-                        .into_iter()
-                        .map(|e| {
-                            vpd_custom(&fc, e, |c| {
-                                c.is_ascii_digit() || (c.is_ascii_uppercase() && c != 'A')
-                            })
-                        })
-                        .collect::<Result<_, _>>()?,
+                    vendor_fields: custom_fields(&fc, &mut fch, "vendor_field", vendor_index)?,
+                    system_fields: custom_fields(&fc, &mut fch, "system_field", |c| {
+                        c.is_ascii_digit() || (c.is_ascii_uppercase() && c != 'A')
+                    })?,
                 };
                 fch.done()?;
                 read_write = Some(rw);
@@ -914,7 +1072,7 @@ fn pci_express(ctx: &Ctx, el: &Element) -> Result<PciExpress, XmlError> {
         l.empty(&lc)?;
         let port = l
             .attr("port")
-            .map(|p| parse_unsigned(&lc, "port", p))
+            .map(|p| parse_unsigned(&lc, "port", p).and_then(|p| at_most_int(&lc, "port", p)))
             .transpose()?;
         let speed = match l.attr("speed") {
             Some(s) => Some(LinkSpeed::from_name(s).ok_or_else(|| {
@@ -926,6 +1084,7 @@ fn pci_express(ctx: &Ctx, el: &Element) -> Result<PciExpress, XmlError> {
             None => None,
         };
         let width = parse_unsigned(&lc, "width", l.req_attr(&lc, "width")?)?;
+        let width = at_most_int(&lc, "width", width)?;
         let link = PciExpressLink { port, speed, width };
         let slot = match l.req_attr(&lc, "validity")? {
             "cap" => &mut out.cap,
@@ -942,9 +1101,19 @@ fn pci_express(ctx: &Ctx, el: &Element) -> Result<PciExpress, XmlError> {
 }
 
 fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
+    in_order(
+        ctx,
+        el,
+        &[
+            ("interface", None),
+            ("address", None),
+            ("link", None),
+            ("feature", None),
+            ("capability", None),
+        ],
+    )?;
     let mut ch = Children::new(ctx, el);
-    let if_el = ch.req("interface", None)?;
-    let interface = if_el.text_only(&ctx.child(if_el))?.to_string();
+    let interface = required_text(ctx, ch.req("interface", None)?, "the interface name")?;
     let address = match ch.opt("address", None)? {
         Some(a) => {
             let ac = ctx.child(a);

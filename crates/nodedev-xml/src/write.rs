@@ -118,11 +118,14 @@ fn system(b: &mut Buf, s: &SystemCapability) {
     b.text("vendor", s.hardware.vendor.as_deref());
     b.text("version", s.hardware.version.as_deref());
     b.text("serial", s.hardware.serial.as_deref());
+    // libvirt holds the UUID as 16 bytes and prints it with virUUIDFormat:
+    // lowercase, dashed; all zeros when it has none (or could not parse one).
     let uuid = s
         .hardware
         .uuid
         .as_deref()
-        .unwrap_or("00000000-0000-0000-0000-000000000000");
+        .and_then(canonical_uuid)
+        .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".to_string());
     b.line(&format!("<uuid>{uuid}</uuid>"));
     b.close("</hardware>");
     b.open("<firmware>");
@@ -300,6 +303,32 @@ fn net(b: &mut Buf, n: &NetCapability) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_uuid_is_printed_as_vir_uuid_format_does() {
+        let doc = |uuid: Option<&str>| {
+            NodeDevice {
+                name: "computer".into(),
+                path: None,
+                devnodes: Vec::new(),
+                parent: None,
+                driver: None,
+                capabilities: vec![Capability::System(SystemCapability {
+                    hardware: SystemHardware {
+                        uuid: uuid.map(str::to_string),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                })],
+            }
+            .to_xml()
+        };
+        assert!(doc(Some("4C4C4544-004E-3710-804B-C4C04F4B4E32"))
+            .contains("<uuid>4c4c4544-004e-3710-804b-c4c04f4b4e32</uuid>"));
+        assert!(doc(Some("not a uuid <x>"))
+            .contains("<uuid>00000000-0000-0000-0000-000000000000</uuid>"));
+        assert!(doc(None).contains("<uuid>00000000-0000-0000-0000-000000000000</uuid>"));
+    }
 
     #[test]
     fn escapes_like_libvirt() {

@@ -205,7 +205,10 @@ fn never_expands_entities() {
         Err(nodedev_xml::XmlError::Entity("xxe".into()))
     );
     // The five predefined entities and character references are decoded.
-    let ok = nodedev_xml::parse("<device><name>a&lt;&#x41;&#66;</name></device>").unwrap();
+    let ok = nodedev_xml::parse(&format!(
+        "<device><name>a&lt;&#x41;&#66;</name>{SYSTEM}</device>"
+    ))
+    .unwrap();
     assert_eq!(ok.name, "a<AB");
 }
 
@@ -387,4 +390,103 @@ fn twenty_megabytes_is_refused_before_parsing() {
     let many = format!("<device>{}</device>", "<a/>".repeat(200_000));
     let err = nodedev_xml::parse(&many).unwrap_err().to_string();
     assert!(err.contains("more than 100000 elements"), "{err}");
+}
+
+#[test]
+fn reads_values_as_libvirt_does() {
+    let parse = |xml: String| nodedev_xml::parse(&xml);
+    // XPath string() makes an empty optional element absent, as in libvirt.
+    let d = parse(format!(
+        "<device><name>x</name><path></path><parent></parent><driver><name></name></driver>{SYSTEM}</device>"
+    ))
+    .unwrap();
+    assert_eq!((d.path, d.parent, d.driver), (None, None, None));
+    reject(
+        &format!("<device><name></name>{SYSTEM}</device>"),
+        "<device>/<name>: is empty: the device name is required",
+    );
+    reject(
+        "<device><name>x</name><capability type='net'><interface></interface></capability></device>",
+        "<interface>: is empty: the interface name is required",
+    );
+    reject(
+        "<device><name>x</name></device>",
+        "no device capabilities for 'x'",
+    );
+    // libvirt keeps one device node and prints it before the links.
+    let d = parse(format!(
+        "<device><name>x</name><devnode type='link'>/dev/l</devnode><devnode type='dev'>/dev/d</devnode>{SYSTEM}</device>"
+    ))
+    .unwrap();
+    assert!(d
+        .to_xml()
+        .contains("<devnode type='dev'>/dev/d</devnode>\n  <devnode type='link'>/dev/l</devnode>"));
+    // The system UUID is printed as virUUIDFormat does.
+    let d = parse(
+        "<device><name>computer</name><capability type='system'><hardware><uuid>4C4C4544004E3710804BC4C04F4B4E32</uuid></hardware><firmware/></capability></device>".into(),
+    )
+    .unwrap();
+    assert!(d
+        .to_xml()
+        .contains("<uuid>4c4c4544-004e-3710-804b-c4c04f4b4e32</uuid>"));
+    // Values libvirt prints with %d must fit an int, or they would not read back.
+    reject(
+        "<device><name>p</name><capability type='pci'><domain>2147483648</domain><bus>0</bus><slot>0</slot><function>0</function><product id='0x1'/><vendor id='0x2'/></capability></device>",
+        "domain 2147483648 is out of range",
+    );
+    reject(
+        &format!("{PCI_HEAD}<pci-express><link validity='cap' port='4294967295' width='1'/></pci-express>{PCI_TAIL}"),
+        "port 4294967295 is out of range",
+    );
+    // A bus beyond 255 is kept: libvirt prints bus/slot/function with %u.
+    let d = parse(
+        "<device><name>p</name><capability type='pci'><domain>0</domain><bus>4294967295</bus><slot>2</slot><function>0</function><product id='0x1'/><vendor id='0x2'/></capability></device>".into(),
+    )
+    .unwrap();
+    assert!(d.to_xml().contains("<bus>4294967295</bus>"));
+    // VPD: empty fields are absent, and a repeated index replaces the value in place.
+    let d = parse(format!(
+        "{PCI_HEAD}<capability type='vpd'><name>n</name><fields access='readwrite'><asset_tag></asset_tag><vendor_field index='1'>a</vendor_field><vendor_field index='2'>b</vendor_field><vendor_field index='1'>c</vendor_field><vendor_field index='3'></vendor_field></fields></capability>{PCI_TAIL}"
+    ))
+    .unwrap();
+    let xml = d.to_xml();
+    assert!(
+        xml.contains("<fields access='readwrite'>\n        <vendor_field index='1'>c</vendor_field>\n        <vendor_field index='2'>b</vendor_field>\n      </fields>"),
+        "{xml}"
+    );
+    reject(
+        &format!("{PCI_HEAD}<capability type='vpd'><name></name></capability>{PCI_TAIL}"),
+        "is empty: libvirt requires the VPD name",
+    );
+}
+
+#[test]
+fn sequences_of_libvirts_schema_keep_their_order() {
+    // The device's children are an interleave in nodedev.rng: any order.
+    let d = nodedev_xml::parse(&format!(
+        "<device>{SYSTEM}<parent>p</parent><name>x</name></device>"
+    ))
+    .unwrap();
+    assert_eq!(d.name, "x");
+    // The capabilities' children are sequences.
+    reject(
+        "<device><name>p</name><capability type='pci'><bus>0</bus><domain>0</domain><slot>0</slot><function>0</function><product id='0x1'/><vendor id='0x2'/></capability></device>",
+        "<domain>: must come before <bus>",
+    );
+    reject(
+        &format!("{PCI_HEAD}<numa node='0'/><iommuGroup number='1'><address domain='0x0' bus='0x0' slot='0x0' function='0x0'/></iommuGroup>{PCI_TAIL}"),
+        "<iommuGroup>: must come before <numa>",
+    );
+    reject(
+        &format!("{PCI_HEAD}<capability type='virt_functions'/><capability type='phys_function'><address domain='0x0' bus='0x0' slot='0x0' function='0x0'/></capability>{PCI_TAIL}"),
+        "<capability type='phys_function'>: must come before <capability>",
+    );
+    reject(
+        "<device><name>n</name><capability type='net'><capability type='80203'/><interface>e</interface></capability></device>",
+        "<interface>: must come before <capability>",
+    );
+    reject(
+        "<device><name>c</name><capability type='system'><firmware/><hardware><uuid>00000000000000000000000000000000</uuid></hardware></capability></device>",
+        "<hardware>: must come before <firmware>",
+    );
 }
