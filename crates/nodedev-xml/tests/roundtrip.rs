@@ -108,9 +108,45 @@ fn our_schema_rejects_what_we_reject() {
         "<device><name>x</name><capability type='usb_device'><bus>1</bus><device>2</device><product id='0x1'/><vendor id='0x2'/></capability></device>",
         "<device><name>x</name><capability type='pci'><domain>0</domain><bus>0</bus><slot>0</slot><function>0</function><product id='0xZZ'/><vendor id='0x2'/></capability></device>",
         "<device><name>x</name><bogus/></device>",
+        "<device><name>x</name></device>",
+        "<device><name></name><capability type='net'><interface>e</interface></capability></device>",
+        "<device><name>x</name><capability type='net'><interface>e</interface><feature name='turbo'/></capability></device>",
+        "<device><name>x</name><capability type='net'><capability type='80203'/><interface>e</interface></capability></device>",
+        "<device><name>x</name><capability type='pci'><bus>0</bus><domain>0</domain><slot>0</slot><function>0</function><product id='0x1'/><vendor id='0x2'/></capability></device>",
+        "<device><name>x</name><capability type='pci'><domain>0</domain><bus>0</bus><slot>0</slot><function>0</function><product id='0x1'/><vendor id='0x2'/><pci-express><link validity='cap' width='1'/><link validity='cap' width='2'/></pci-express></capability></device>",
     ] {
         assert!(xmllint(&ours, bad).is_err(), "our schema accepted {bad}");
         assert!(nodedev_xml::parse(bad).is_err(), "our parser accepted {bad}");
+    }
+}
+
+#[test]
+fn what_we_accept_in_another_order_validates_and_normalizes() {
+    // Input the parser takes though it is not in libvirt's canonical form. The
+    // device's children may come in any order (an interleave in current
+    // libvirt's schema and in ours; libvirt 9.0's schema has a sequence there,
+    // which is why that input is checked against ours only). normalize() writes
+    // libvirt's form, which both schemas accept and which normalizes to itself.
+    let libvirt = libvirt_schemas().join("nodedev.rng");
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xml-schemas/nodedev-shim.rng");
+    for (input, libvirt_accepts_input) in [
+        ("<device><capability type='net'><interface>e</interface><link state='unknown'/></capability><name>x</name><devnode type='link'>/a</devnode><devnode type='dev'>/b</devnode></device>", false),
+        ("<?xml version='1.0'?>\n<!-- c --><device><name>p</name><capability type='pci'><domain>0</domain><bus>0</bus><slot>0</slot><function>0</function><product id='1'/><vendor id='0x2'>V</vendor><capability type='virt_functions'>\n</capability><pci-express><link validity='sta' width='1'/><link validity='cap' port='1' width='1' speed='5'/></pci-express></capability></device>", true),
+    ] {
+        let mut schemas = vec![&ours];
+        if libvirt_accepts_input {
+            schemas.push(&libvirt);
+        }
+        for schema in schemas {
+            xmllint(schema, input)
+                .unwrap_or_else(|e| panic!("{input} against {}: {e}", schema.display()));
+        }
+        let out = nodedev_xml::normalize(input).unwrap();
+        for schema in [&libvirt, &ours] {
+            xmllint(schema, &out)
+                .unwrap_or_else(|e| panic!("{out} against {}: {e}", schema.display()));
+        }
+        assert_eq!(nodedev_xml::normalize(&out).unwrap(), out);
     }
 }
 
