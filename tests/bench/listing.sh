@@ -27,9 +27,9 @@ bin="$PWD/target/release/nodedev"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "tree: $(ls "$tree/sys/bus/pci/devices" | wc -l) PCI functions ($tree)"
 echo "versions: $("$bin" --version), $(lspci --version)"
-hyperfine --warmup 2 --min-runs 10 --export-markdown /dev/stdout --style basic \
+hyperfine --warmup 2 --min-runs 10 --export-markdown "$cache/listing.md" --style basic \
   -n "nodedev list" "$bin --root $tree list" \
   -n "nodedev list --tree" "$bin --root $tree list --tree" \
   -n "nodedev dumpxml --all" "$bin --root $tree dumpxml --all" \
-  -n "lspci -D -nnk" "lspci -D -nnk -A linux-sysfs -O sysfs.path=$tree/sys/bus/pci" 2>&1 |
-  grep -v '^ *$'
+  -n "lspci -D -nnk" "lspci -D -nnk -A linux-sysfs -O sysfs.path=$tree/sys/bus/pci" >&2
+cat "$cache/listing.md"

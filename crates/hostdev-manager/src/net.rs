@@ -20,7 +20,7 @@ pub struct NetInterface {
     pub parent: Option<PciAddress>,
     /// The `address` attribute (MAC), as the kernel prints it.
     pub mac: String,
-    /// `operstate` when it is one libvirt names and not `unknown`.
+    /// `operstate` when it is one of the states libvirt names (`unknown` included).
     pub link_state: Option<String>,
     /// Link speed in Mb/s, read only while the link is up (as libvirt does).
     pub link_speed: Option<u32>,
@@ -94,13 +94,9 @@ pub fn read_interface(
     };
     let attr = |a: &str| read_text(sysfs, &link.join(a));
     let mac = attr("address").unwrap_or_default();
-    // libvirt: an unknown state is not printed, and speed is read only when up.
+    // libvirt reads speed only when the link is up (drivers report nonsense otherwise).
     let state = attr("operstate").unwrap_or_default();
-    let link_state = LINK_STATES
-        .iter()
-        .position(|s| *s == state)
-        .filter(|i| *i > 0)
-        .map(|i| LINK_STATES[i].to_string());
+    let link_state = LINK_STATES.contains(&state.as_str()).then(|| state.clone());
     let link_speed = if state == "up" {
         attr("speed")
             .and_then(|s| s.trim().parse::<i64>().ok())
