@@ -526,3 +526,44 @@ fn sequences_of_libvirts_schema_keep_their_order() {
         "<hardware>: must come before <firmware>",
     );
 }
+
+/// libvirt's tests/nodedevschemadata/pci_82579LM_network_adapter.xml: a schema
+/// test only (libvirt has no xml2xml output for it), since libvirt writes its
+/// empty virt_functions element self-closing.
+const LIBVIRT_82579LM: &str = "<device>
+  <name>pci_0000_00_19_0</name>
+  <parent>computer</parent>
+  <driver>
+    <name>e1000e</name>
+  </driver>
+  <capability type='pci'>
+    <domain>0</domain>
+    <bus>0</bus>
+    <slot>25</slot>
+    <function>0</function>
+    <product id='0x1502'>82579LM Gigabit Network Connection</product>
+    <vendor id='0x8086'>Intel Corporation</vendor>
+    <capability type='virt_functions'>
+    </capability>
+  </capability>
+</device>
+";
+
+#[test]
+fn libvirts_schema_only_sample_reads_and_normalizes_as_libvirt_writes_it() {
+    let libvirt = libvirt_schemas().join("nodedev.rng");
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xml-schemas/nodedev-shim.rng");
+    let out = nodedev_xml::normalize(LIBVIRT_82579LM).unwrap();
+    assert_eq!(
+        out,
+        LIBVIRT_82579LM.replace(
+            "<capability type='virt_functions'>\n    </capability>",
+            "<capability type='virt_functions'/>"
+        )
+    );
+    for schema in [&libvirt, &ours] {
+        for xml in [LIBVIRT_82579LM, out.as_str()] {
+            xmllint(schema, xml).unwrap_or_else(|e| panic!("{}: {e}", schema.display()));
+        }
+    }
+}
