@@ -33,6 +33,11 @@ fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
 /// Most elements accepted (node-device documents have a few hundred at most).
 const MAX_ELEMENTS: usize = 100_000;
 
+/// Trims XML's white space (space, tab, CR, LF) only, not Unicode's.
+fn xml_trim(s: &str) -> &str {
+    s.trim_matches([' ', '\t', '\r', '\n'])
+}
+
 /// XML 1.0 `Char`: what a document (and a character reference) may contain.
 fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
@@ -216,7 +221,7 @@ fn push_text(reader: &Reader<&[u8]>, stack: &mut [Element], text: &str) -> Resul
             el.text.push_str(text);
             Ok(())
         }
-        None if text.trim().is_empty() => Ok(()),
+        None if xml_trim(text).is_empty() => Ok(()),
         None => Err(syntax(reader, "text outside the root element")),
     }
 }
@@ -279,8 +284,11 @@ impl Element {
 
     /// An element that holds only child elements (whitespace between them).
     fn element_only(&self, ctx: &Ctx) -> Result<(), XmlError> {
-        if !self.text.trim().is_empty() {
-            return Err(ctx.err(format!("unexpected text '{}'", shorten(self.text.trim()))));
+        if !xml_trim(&self.text).is_empty() {
+            return Err(ctx.err(format!(
+                "unexpected text '{}'",
+                shorten(xml_trim(&self.text))
+            )));
         }
         Ok(())
     }
@@ -369,7 +377,7 @@ fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError> {
 }
 
 fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
-    let t = s.trim();
+    let t = xml_trim(s);
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ctx.err(format!(
             "{what} '{}' is not an unsigned decimal number",
@@ -381,7 +389,7 @@ fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
 }
 
 fn parse_int(ctx: &Ctx, what: &str, s: &str) -> Result<i32, XmlError> {
-    s.trim()
+    xml_trim(s)
         .parse()
         .map_err(|_| ctx.err(format!("{what} '{}' is not an integer", shorten(s))))
 }
@@ -641,7 +649,7 @@ fn system(ctx: &Ctx, el: &Element) -> Result<SystemCapability, XmlError> {
     let uuid_el = hch.req("uuid", None)?;
     let uc = hc.child(uuid_el);
     let uuid_text = uuid_el.text_only(&uc)?;
-    let uuid = canonical_uuid(uuid_text.trim())
+    let uuid = canonical_uuid(xml_trim(uuid_text))
         .ok_or_else(|| uc.err(format!("'{}' is not a UUID", shorten(uuid_text))))?;
     hch.done()?;
     let fw = ch.req("firmware", None)?;

@@ -389,6 +389,10 @@ fn reads_xml_as_a_conforming_xml_1_0_processor_does() {
         "XML declaration is allowed only at the very start",
     );
     reject(
+        &format!("<device>\u{a0}<name>a</name>{SYSTEM}</device>"),
+        "<device>: unexpected text",
+    );
+    reject(
         "<device><name a='1' a='2'>a</name></device>",
         "duplicated attribute",
     );
