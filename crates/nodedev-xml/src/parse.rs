@@ -771,7 +771,9 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
             let max_count = e
                 .attr("maxCount")
                 .map(|m| parse_unsigned(&c, "Malformed 'maxCount' parameter", m))
-                .transpose()?;
+                .transpose()?
+                // 0 is libvirt's "unknown": not printed.
+                .filter(|m| *m > 0);
             let mut cc = Children::new(&c, e);
             let addresses = cc
                 .all("address", None)
@@ -838,6 +840,8 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
             e.attr("node")
                 .map(|n| parse_int(&c, "node", n))
                 .transpose()?
+                // A negative node is libvirt's "unknown": not printed.
+                .filter(|n| *n >= 0)
         }
         None => None,
     };
@@ -1162,7 +1166,8 @@ fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
                     )))
                 }
             };
-            Some(NetLink { speed, state })
+            // Nothing to print is no link at all.
+            (speed.is_some() || state.is_some()).then_some(NetLink { speed, state })
         }
         None => None,
     };

@@ -273,13 +273,23 @@ fn arbitrary_bytes_never_panic() {
                 let _ = nodedev_xml::parse(s);
             }
         }
-        for i in (0..bytes.len()).step_by(13) {
-            let mut b = bytes.to_vec();
-            b[i] = b"<>&'\"/ x0"[i % 9];
-            if let Ok(s) = std::str::from_utf8(&b) {
-                if let Ok(d) = nodedev_xml::parse(s) {
-                    // Whatever parses must write something that parses to the same.
-                    assert_eq!(nodedev_xml::parse(&d.to_xml()).as_ref(), Ok(&d));
+        // Every byte replaced by one of these, or removed (a fixed stride through
+        // the replacements, so each position sees a different one).
+        const SUBST: &[u8] = b"<>&'\"/ x0-9\t\nAf;#=";
+        for i in (0..bytes.len()).step_by(2) {
+            let mut changed = bytes.to_vec();
+            changed[i] = SUBST[i % SUBST.len()];
+            let mut removed = bytes.to_vec();
+            removed.remove(i);
+            for b in [changed, removed] {
+                if let Ok(s) = std::str::from_utf8(&b) {
+                    if let Ok(d) = nodedev_xml::parse(s) {
+                        // Whatever parses writes something that parses to the same
+                        // and writes the same again.
+                        let out = d.to_xml();
+                        assert_eq!(nodedev_xml::parse(&out).as_ref(), Ok(&d), "{s}");
+                        assert_eq!(nodedev_xml::normalize(&out).as_deref(), Ok(out.as_str()));
+                    }
                 }
             }
         }
