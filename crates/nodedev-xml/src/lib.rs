@@ -10,8 +10,35 @@
 //! assert_eq!(dev.to_xml(), xml);
 //! ```
 //!
-//! Parsing never expands entities: a document with a DOCTYPE is refused, and only
-//! XML's five predefined entities and character references are decoded.
+//! # Parsing
+//!
+//! [`parse`] accepts what libvirt's `nodedev.rng` accepts for these
+//! capabilities and what libvirt's own parser would read, and refuses anything
+//! else with a message naming the element (and attribute) at fault:
+//!
+//! - The `<device>` children may come in any order; the children of each
+//!   capability must come in the order of the schema's sequences.
+//! - Values are read as libvirt reads them: an empty optional element is absent
+//!   (XPath `string()`), VPD fields with a repeated index replace the earlier
+//!   value, net features collapse into libvirt's order; values libvirt would
+//!   not print (`maxCount='0'`, a negative NUMA node, a speed of 0) are dropped.
+//!   So `parse(&d.to_xml()) == Ok(d)` for every document `d` it returns, but
+//!   for a carriage return in text or a tab or newline in an attribute value
+//!   (from a character reference): libvirt prints those raw, and XML then reads
+//!   them back as a line feed or a space.
+//! - XML is read as an XML 1.0 processor reads it (line ends and attribute
+//!   values normalized; characters XML forbids refused). A document with a
+//!   DOCTYPE is refused and nothing but XML's five predefined entities and
+//!   character references is ever expanded. Input is capped at [`MAX_INPUT`]
+//!   bytes, nesting at [`MAX_DEPTH`]; no input makes it panic.
+//!
+//! # Writing
+//!
+//! [`NodeDevice::to_xml`] prints what `virNodeDeviceDefFormat` prints: its element
+//! order, 2-space indentation, single-quoted attributes, its number formats,
+//! and its escaping ([`escape`] is `virBufferEscapeString`; VPD field values
+//! are printed raw as libvirt prints them, except `&` and `<`, which would make
+//! the document malformed).
 #![deny(missing_docs)]
 
 mod model;
