@@ -71,7 +71,7 @@ fn xmllint(schema: &Path, xml: &str) -> Result<(), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("xmllint is not installed: run tests/run (it installs libxml2-utils)");
+        .expect("xmllint is not installed: run tests/setup/libvirt-schemas.sh (it installs libxml2-utils; tests/run does)");
     child
         .stdin
         .take()
