@@ -1,0 +1,134 @@
+# Guest script: the real-kernel scenarios. Each check writes "PASS name" or
+# "FAIL name: why" to out/results.txt (see lib.sh); the host prints them.
+. ./lib.sh
+N="./nodedev --state-dir /run/nodedev-shim --unbind-timeout 20"
+IOMMU=yes
+[ -z "$(ls /sys/kernel/iommu_groups 2>/dev/null)" ] && IOMMU=no
+
+# run NAME EXPECTED_RC CMD...: runs CMD, keeps stdout/stderr in out/NAME.{out,err}.
+run() {
+  run_name=$1 run_want=$2; shift 2
+  "$@" > "out/$run_name.out" 2> "out/$run_name.err"
+  run_rc=$?
+  if [ "$run_rc" != "$run_want" ]; then
+    fail "$run_name" "exit $run_rc, wanted $run_want: $(head -c 300 "out/$run_name.err" | tr '\n' ' ')"
+    return 1
+  fi
+  return 0
+}
+expect_driver() { # NAME BDF DRIVER ("" for none)
+  got=$(driver_of "$2")
+  if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "$2 is on '${got}', wanted '$3'"; fi
+}
+expect_text() { # NAME FILE TEXT: the file holds exactly TEXT (compared byte for byte)
+  printf '%s' "$3" > /tmp/expected
+  if cmp -s /tmp/expected "$2"; then pass "$1"; else fail "$1" "$(basename "$2") has '$(head -c 200 "$2" | tr '\n' '|')', wanted '$(printf %s "$3" | tr '\n' '|')'"; fi
+}
+override_of() { cat "/sys/bus/pci/devices/$1/driver_override"; }
+
+round_trip() { # TAG BDF STUB ORIGINAL [detach args...]
+  tag=$1 bdf=$2 stub=$3 orig=$4; shift 4
+  name=pci_$(echo "$bdf" | tr ':.' '__')
+  if run "$tag-detach" 0 $N detach "$name" "$@"; then
+    expect_text "$tag-detach-output" "out/$tag-detach.out" "Device $name detached
+
+"
+    expect_driver "$tag-on-$stub" "$bdf" "$stub"
+  fi
+  if run "$tag-reattach" 0 $N reattach "$name"; then
+    expect_text "$tag-reattach-output" "out/$tag-reattach.out" "Device $name re-attached
+
+"
+    if [ "$orig" = "*" ]; then
+      # Originally unbound: reattach re-probes (as libvirt does) and the kernel's
+      # normal matching decides; the stub must be gone.
+      got=$(driver_of "$bdf")
+      [ "$got" != "$stub" ] && pass "$tag-released-from-$stub" || fail "$tag-released-from-$stub" "still on $got"
+    else
+      expect_driver "$tag-back-on-${orig:-nothing}" "$bdf" "$orig"
+    fi
+    [ -e "/sys/bus/pci/devices/$bdf/driver_override" ] &&
+      expect_text "$tag-no-override-left" "/sys/bus/pci/devices/$bdf/driver_override" "(null)
+"
+  fi
+}
+
+if [ "$IOMMU" = yes ]; then
+  echo 2 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+  echo 2 > /sys/bus/pci/devices/0000:03:00.0/sriov_numvfs
+  sleep 1
+
+  round_trip e1000e 0000:00:01.0 vfio-pci e1000e
+  round_trip igb-vf 0000:02:10.0 vfio-pci igbvf
+  # The emulated nvme's VFs usually fail the nvme probe (not onlined), so they
+  # start unbound; after vfio-pci's reset the re-probe may succeed.
+  round_trip nvme-vf 0000:03:00.1 vfio-pci "*"
+  round_trip pci-stub 0000:00:05.1 pci-stub e1000e --driver pci-stub
+
+  # new_id on a modern kernel: 00:05.2 shares 8086:10d3 and is unbound; the new
+  # id must not leave it on vfio-pci, and no dynamic id may stay behind.
+  echo 0000:00:05.2 > /sys/bus/pci/drivers/e1000e/unbind
+  round_trip new-id 0000:00:05.0 vfio-pci e1000e --method new-id
+  expect_driver new-id-bystander-untouched 0000:00:05.2 ""
+  # remove_id answers ENODEV (and dd fails) unless the id is still registered.
+  if printf '8086 10d3' | dd of=/sys/bus/pci/drivers/vfio-pci/remove_id 2>/dev/null; then
+    fail new-id-no-id-left "8086 10d3 was still in vfio-pci's dynamic ids"
+  else
+    pass new-id-no-id-left
+  fi
+  echo 0000:00:05.2 > /sys/bus/pci/drivers_probe
+
+  # --group on the pcie-pci-bridge group: both conventional e1000 move, the bridge stays.
+  if run group-detach 0 $N detach --group pci_0000_09_01_0; then
+    expect_driver group-member-1 0000:09:01.0 vfio-pci
+    expect_driver group-member-2 0000:09:02.0 vfio-pci
+    expect_driver group-bridge-untouched 0000:08:00.0 ""
+  fi
+  run group-reattach 0 $N reattach pci_0000_09_01_0 pci_0000_09_02_0 &&
+    expect_driver group-back 0000:09:02.0 e1000
+
+  # Refusals: nothing may change.
+  run refuse-bridge 1 $N detach pci_0000_00_10_0 && expect_driver refuse-bridge-unchanged 0000:00:10.0 pcieport
+  run refuse-pf-with-vfs 1 $N detach pci_0000_02_00_0 && expect_driver refuse-pf-unchanged 0000:02:00.0 igb
+  run refuse-9p-share 1 $N detach pci_0000_00_02_0 && expect_driver refuse-9p-unchanged 0000:00:02.0 virtio-pci
+  grep -q "mounted" out/refuse-9p-share.err && pass refuse-9p-says-mounted || fail refuse-9p-says-mounted "$(cat out/refuse-9p-share.err)"
+
+  # Reattach while a process holds the VFIO group open.
+  if run hold-detach 0 $N detach pci_0000_07_00_0; then
+    grp=$(basename "$(readlink /sys/bus/pci/devices/0000:07:00.0/iommu_group)")
+    sleep 300 < "/dev/vfio/$grp" &
+    holder=$!
+    sleep 1
+    run refuse-held-group 1 $N reattach pci_0000_07_00_0 && expect_driver refuse-held-unchanged 0000:07:00.0 vfio-pci
+    grep -q "pid $holder" out/refuse-held-group.err && pass refuse-held-names-pid || fail refuse-held-names-pid "$(cat out/refuse-held-group.err)"
+    kill $holder; wait $holder 2>/dev/null
+    run hold-reattach 0 $N reattach pci_0000_07_00_0 && expect_driver hold-back 0000:07:00.0 e1000e
+  fi
+
+  # Four processes, each looping detach/reattach on its own device.
+  for bdf in 0000:00:01.0 0000:00:05.0 0000:00:05.1 0000:01:00.0; do
+    (
+      name=pci_$(echo "$bdf" | tr ':.' '__')
+      for i in 1 2 3; do
+        $N -q detach "$name" 2>> out/concurrency.err || echo "detach $name failed" >> out/concurrency.err
+        $N -q reattach "$name" 2>> out/concurrency.err || echo "reattach $name failed" >> out/concurrency.err
+      done
+    ) &
+  done
+  wait
+  if [ -s out/concurrency.err ]; then fail concurrency "$(cat out/concurrency.err | tr '\n' ' ')"; else pass concurrency; fi
+  for bdf in 0000:00:01.0 0000:00:05.0 0000:00:05.1 0000:01:00.0; do expect_driver "concurrency-end-$bdf" "$bdf" e1000e; done
+  [ -z "$(ls /run/nodedev-shim/devices 2>/dev/null)" ] && pass no-records-left || fail no-records-left "$(ls /run/nodedev-shim/devices)"
+else
+  # Without an IOMMU vfio-pci cannot take the device: the kernel accepts the
+  # writes, the probe fails, and the tool must say so and roll back.
+  run no-iommu-detach 1 $N detach pci_0000_00_01_0
+  expect_driver no-iommu-stays-on-e1000e 0000:00:01.0 e1000e
+  grep -q "IOMMU" out/no-iommu-detach.err && pass no-iommu-says-why || fail no-iommu-says-why "$(cat out/no-iommu-detach.err)"
+  expect_text no-iommu-no-override-left /sys/bus/pci/devices/0000:00:01.0/driver_override "(null)
+"
+  round_trip no-iommu-pci-stub 0000:00:01.0 pci-stub e1000e --driver pci-stub
+fi
+
+# Every document the tool prints; the host validates them with libvirt's schema.
+./nodedev -q dumpxml --all > out/dumpxml-all.xml && pass dumpxml-all || fail dumpxml-all "exit $?"
