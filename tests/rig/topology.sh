@@ -19,6 +19,16 @@ rig_topology() {
     -accel tcg -M q35 -m 512 -smp 1 -nodefaults -display none -no-reboot
     -device isa-debug-exit,iobase=0xf4,iosize=0x04
     "${iommu[@]}"
+  )
+  # RIG_EXTRA_DEVICES: more -device arguments (space-separated, no spaces inside).
+  # shellcheck disable=SC2206
+  [ -n "${RIG_EXTRA_DEVICES:-}" ] && QEMU_ARGS+=(${RIG_EXTRA_DEVICES})
+  # RIG_MINIMAL=1: only the above (benchmarks), not the rich topology.
+  if [ "${RIG_MINIMAL:-0}" = 1 ]; then
+    KERNEL_APPEND="console=ttyS0 $append_iommu panic=-1 loglevel=4 modules=virtio_pci,e1000e,vfio-pci"
+    return
+  fi
+  QEMU_ARGS+=(
     -device e1000e,addr=0x1.0,romfile=
     -device e1000e,addr=0x5.0,multifunction=on,romfile=
     -device e1000e,addr=0x5.1,romfile=

@@ -140,12 +140,17 @@ impl PciModalias {
 /// lines of modules.alias matching the device, the one with the fewest wildcards
 /// (the first wins ties). `None` when nothing matches.
 pub fn best_vfio_variant(modules_alias: &str, device: &PciModalias) -> Option<String> {
+    const PREFIX: &str = "alias vfio_pci:";
     let mut best: Option<(usize, &str)> = None;
-    for line in modules_alias.lines() {
-        let Some(rest) = line.strip_prefix("alias vfio_pci:") else {
+    // modules.alias has tens of thousands of lines and a handful of vfio_pci ones:
+    // jump from match to match instead of walking every line.
+    for (at, _) in modules_alias.match_indices(PREFIX) {
+        if at != 0 && modules_alias.as_bytes()[at - 1] != b'\n' {
             continue;
-        };
-        let mut parts = rest.split_whitespace();
+        }
+        let rest = &modules_alias[at + PREFIX.len()..];
+        let line = rest.split('\n').next().unwrap_or("");
+        let mut parts = line.split_whitespace();
         let (Some(pattern), Some(module)) = (parts.next(), parts.next()) else {
             continue;
         };

@@ -306,6 +306,8 @@ pub struct Engine {
     modules: Arc<dyn ModuleLoader>,
     state: StateDir,
     unbind_timeout: Duration,
+    /// modules.alias, read once per engine (a batch asks for it per device).
+    modules_alias: Arc<std::sync::OnceLock<Option<String>>>,
 }
 
 /// The default wait for an unbind before reporting who holds the device.
@@ -319,6 +321,7 @@ impl Engine {
             modules,
             state,
             unbind_timeout: DEFAULT_UNBIND_TIMEOUT,
+            modules_alias: Arc::default(),
         }
     }
 
@@ -404,12 +407,15 @@ impl Engine {
             DriverRequest::Xen => stub::PCIBACK,
             DriverRequest::Vfio => {
                 let s = self.sysfs();
+                let table = self.modules_alias.get_or_init(|| {
+                    let release = modules::kernel_release(s)?;
+                    let bytes = s.read(&modules::modules_alias_path(&release)).ok()?;
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                });
                 let variant = (|| {
                     let alias = s.read(&paths::device_attr(address, "modalias")).ok()?;
                     let alias = PciModalias::parse(&String::from_utf8_lossy(&alias))?;
-                    let release = modules::kernel_release(s)?;
-                    let table = s.read(&modules::modules_alias_path(&release)).ok()?;
-                    modules::best_vfio_variant(&String::from_utf8_lossy(&table), &alias)
+                    modules::best_vfio_variant(table.as_deref()?, &alias)
                 })();
                 match variant {
                     // The generic driver's module is vfio_pci, its driver vfio-pci.

@@ -1,7 +1,9 @@
 # Guest script: the real-kernel scenarios. Each check writes "PASS name" or
 # "FAIL name: why" to out/results.txt (see lib.sh); the host prints them.
 . ./lib.sh
-N="./nodedev --state-dir /run/nodedev-shim --unbind-timeout 20"
+# Run the binary from tmpfs, as from a disk: exec over 9p costs ~100 ms under TCG.
+cp ./nodedev /tmp/nodedev
+N="/tmp/nodedev --state-dir /run/nodedev-shim --unbind-timeout 20"
 IOMMU=yes
 [ -z "$(ls /sys/kernel/iommu_groups 2>/dev/null)" ] && IOMMU=no
 
@@ -131,4 +133,4 @@ else
 fi
 
 # Every document the tool prints; the host validates them with libvirt's schema.
-./nodedev -q dumpxml --all > out/dumpxml-all.xml && pass dumpxml-all || fail dumpxml-all "exit $?"
+/tmp/nodedev -q dumpxml --all > out/dumpxml-all.xml && pass dumpxml-all || fail dumpxml-all "exit $?"
