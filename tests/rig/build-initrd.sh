@@ -7,11 +7,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/setup.sh")"
 out="$CACHE/initrd.cpio.gz"
 MODULES="vfio vfio_iommu_type1 vfio_pci_core vfio-pci pci-stub e1000e e1000 igb igbvf nvme virtio_pci virtio_net 9pnet_virtio 9p"
+# xen-pciback (libvirt's Xen stub) only when this kernel builds it as a module. It is
+# shipped, not loaded: outside a Xen dom0 its init fails with ENODEV, which is itself
+# worth a scenario.
+if grep -qx 'CONFIG_XEN_PCIDEV_BACKEND=m' "$CACHE/kroot/boot/config-$KVER"; then
+  MODULES="$MODULES xen-pciback"
+fi
 stamp="$KVER $(sha256sum "$here/guest/init" "$0" | sha256sum | cut -c1-16)"
 if [ -f "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "$out"; exit 0
 fi
-root=$(mktemp -d); trap 'rm -rf "$root"' EXIT
+tmp=""; root=$(mktemp -d); trap 'rm -rf "$root" "$tmp" "$tmp.stamp"' EXIT
 mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt/host,lib/modules/"$KVER"}
 cp "$CACHE/bbroot/bin/busybox" "$root/bin/busybox"
 cp "$here/guest/init" "$root/init"; chmod +x "$root/init"
@@ -34,7 +40,12 @@ cp "$mods"/modules.builtin* "$mods"/modules.order "$root/lib/modules/$KVER/" 2>/
 cp "$mods/modules.alias" "$root/lib/modules/$KVER/"
 "$CACHE/bbroot/bin/busybox" depmod -b "$root" "$KVER"
 cp "$mods/modules.alias" "$root/lib/modules/$KVER/modules.alias"
-(cd "$root" && find . | "$CACHE/bbroot/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out.tmp"
-mv "$out.tmp" "$out"
-echo "$stamp" > "$out.stamp"
+# Several rigs may build at once (the lane, a benchmark, a capture): write under a
+# unique name and rename, so each reader sees a whole file.
+tmp=$(mktemp "$out.XXXXXX")
+(cd "$root" && find . | "$CACHE/bbroot/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$tmp"
+chmod 644 "$tmp"
+mv -f "$tmp" "$out"
+echo "$stamp" > "$tmp.stamp"
+mv -f "$tmp.stamp" "$out.stamp"
 echo "$out"

@@ -2,9 +2,15 @@
 # Captures the sysfs fixtures the golden tests read: boots the rich topology
 # (with the IOMMU, and without), runs `nodedev snapshot` in the guest, and copies
 # the tars (and a facts file for checking by hand) into tests/fixtures/.
+#
+#   capture-fixtures.sh [--dest DIR]    (default DIR: tests/fixtures)
+#
+# --dest lets you capture elsewhere and diff against the committed fixtures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dest="$here/../fixtures"
+if [ "${1:-}" = --dest ]; then dest=$2; shift 2; fi
+[ $# -eq 0 ] || { echo "usage: capture-fixtures.sh [--dest DIR]" >&2; exit 2; }
 mkdir -p "$dest"
 bin=$("$here/build-static.sh")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -7,7 +7,9 @@
 # share that the guest mounts at /mnt/host; SCRIPT runs there with the guest's
 # helpers (guest/lib.sh) beside it. Whatever the guest writes to /mnt/host/out
 # lands in DIR (default: a new directory under the rig cache; its path is printed
-# last). The console log is DIR/console.log.
+# last). The console log is DIR/console.log (DIR/console.txt without \r), QEMU's
+# own stderr DIR/qemu-stderr.txt. Named results (out/results.txt, lines "PASS name"
+# or "FAIL name: why", see guest/lib.sh) are echoed to stderr with a count.
 #
 # Exit status: the guest script's, or 91 on timeout, 92 when the guest ended
 # without the end marker (kernel panic, QEMU error).
@@ -42,16 +44,23 @@ timeout "$timeout" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
   -kernel "$CACHE/kroot/boot/vmlinuz-$KVER" -initrd "$initrd" \
   -append "$KERNEL_APPEND" \
   -serial "file:$out/console.log" \
-  -virtfs "local,path=$share,mount_tag=host0,security_model=none,id=host0" </dev/null
+  -virtfs "local,path=$share,mount_tag=host0,security_model=none,id=host0" </dev/null \
+  2> "$out/qemu-stderr.txt"   # "nic ... has no peer" x10; shown below if the boot failed
 qrc=$?
 set -e
 cp -r "$share/out/." "$out/" 2>/dev/null || true
 tr -d '\r' < "$out/console.log" > "$out/console.txt" 2>/dev/null || true
 echo "$out"
+# The named results, for whoever watches the terminal (stdout stays just the path).
+if [ -s "$out/results.txt" ]; then
+  cat "$out/results.txt" >&2
+  echo "run-guest: $(grep -c '^PASS' "$out/results.txt") passed, $(grep -c '^FAIL' "$out/results.txt") failed" >&2
+fi
 if [ $qrc -eq 124 ]; then echo "run-guest: timed out after ${timeout}s" >&2; exit 91; fi
 marker=$(grep -o '===TEST-END rc=[0-9]*===' "$out/console.txt" | tail -n 1 || true)
 if [ -z "$marker" ]; then
   echo "run-guest: the guest ended without the end marker (QEMU exit $qrc); see $out/console.txt" >&2
+  grep -v 'has no peer' "$out/qemu-stderr.txt" >&2 || true
   tail -n 20 "$out/console.txt" >&2 || true
   exit 92
 fi

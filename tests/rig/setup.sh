@@ -48,8 +48,15 @@ if [ ! -f kver ] || [ ! -d "kroot/lib/modules/$(cat kver)" ] || [ ! -x bbroot/bi
   fi
   [ -n "$kpkg" ] || { log "cannot resolve linux-image-amd64"; exit 1; }
   log "fetching $kpkg and busybox-static"
-  (cd debs && apt-get download "$kpkg" busybox-static >/dev/null 2>&1) ||
-    { log "apt-get download $kpkg busybox-static failed"; exit 1; }
+  # Older ABIs leave the mirror: on failure refresh the lists, resolve again, retry once.
+  if ! (cd debs && apt-get download "$kpkg" busybox-static >/dev/null 2>&1); then
+    log "download failed; running apt-get update and retrying"
+    apt-get update >/dev/null || { log "apt-get update failed"; exit 1; }
+    kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    [ -n "$kpkg" ] || { log "cannot resolve linux-image-amd64"; exit 1; }
+    (cd debs && apt-get download "$kpkg" busybox-static >/dev/null) ||
+      { log "apt-get download $kpkg busybox-static failed"; exit 1; }
+  fi
   rm -rf kroot bbroot
   mkdir kroot bbroot
   dpkg-deb -x debs/"$kpkg"_*.deb kroot

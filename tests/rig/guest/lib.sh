@@ -5,3 +5,14 @@ RESULTS=/mnt/host/out/results.txt
 pass() { echo "PASS $1" >> "$RESULTS"; echo "PASS $1"; }
 fail() { echo "FAIL $1: $2" >> "$RESULTS"; echo "FAIL $1: $2"; }
 driver_of() { basename "$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null)" 2>/dev/null || true; }
+# scenario NAME CMD...: runs CMD (a command or shell function), keeps its output in
+# out/NAME.log, and records "PASS NAME" when it exits 0, else "FAIL NAME: exit N: <last line>".
+scenario() {
+  sc_name=$1; shift
+  sc_log="/mnt/host/out/$(echo "$sc_name" | tr '/ ' '__').log"
+  "$@" > "$sc_log" 2>&1
+  sc_rc=$?
+  if [ "$sc_rc" -eq 0 ]; then pass "$sc_name"
+  else fail "$sc_name" "exit $sc_rc: $(tail -n 1 "$sc_log" | head -c 200)"; fi
+  return "$sc_rc"
+}
