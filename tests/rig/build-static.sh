@@ -4,7 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache="${NODEDEV_CACHE:-$HOME/.cache/nodedev-shim}/rig"
-export CARGO_TARGET_DIR="$cache/target"
+# One target directory per checkout: cargo does not re-copy the final binary when
+# another checkout last wrote it, so a shared one could hand out a stale binary.
+export CARGO_TARGET_DIR="$cache/target-$(cd "$here/../.." && pwd | sha256sum | cut -c1-12)"
 # --target keeps RUSTFLAGS away from build scripts and proc macros.
 RUSTFLAGS='-C target-feature=+crt-static' cargo build -q --release --locked \
   --manifest-path "$here/../../Cargo.toml" --target x86_64-unknown-linux-gnu -p nodedev-cli >&2
