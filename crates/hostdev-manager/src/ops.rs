@@ -410,7 +410,11 @@ impl Engine {
                 let table = self.modules_alias.get_or_init(|| {
                     let release = modules::kernel_release(s)?;
                     let bytes = s.read(&modules::modules_alias_path(&release)).ok()?;
-                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                    // No copy when (as always) the table is UTF-8.
+                    Some(
+                        String::from_utf8(bytes)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                    )
                 });
                 let variant = (|| {
                     let alias = s.read(&paths::device_attr(address, "modalias")).ok()?;
