@@ -396,6 +396,21 @@ impl Engine {
         }
     }
 
+    /// The error for a refused write: what was attempted, the errno, and where the
+    /// device is now (read back at the time of the error).
+    fn write_error(
+        &self,
+        address: PciAddress,
+        what: String,
+    ) -> impl FnOnce(io::Error) -> OpError + '_ {
+        move |source| OpError::Write {
+            what,
+            source,
+            state: self.device_state(&address),
+            rolled_back: false,
+        }
+    }
+
     /// Chooses the driver name for a request (variant from modules.alias for VFIO).
     pub fn choose_driver(
         &self,
@@ -702,15 +717,13 @@ impl Engine {
                 .err()
                 .map(|e| e.raw_os_error().unwrap_or(-1)),
         });
-        result.map_err(|source| OpError::Write {
-            what: format!(
+        result.map_err(self.write_error(
+            dev.address,
+            format!(
                 "Failed to unbind PCI device '{}' from {driver}",
                 dev.address
             ),
-            source,
-            state: self.device_state(&dev.address),
-            rolled_back: false,
-        })
+        ))
     }
 
     fn bind_override(
@@ -722,12 +735,7 @@ impl Engine {
         let a = dev.address;
         let override_path = paths::device_attr(&a, "driver_override");
         txn.write(override_path.clone(), target.as_str().as_bytes())
-            .map_err(|source| OpError::Write {
-                what: format!("Failed to add driver '{target}' to driver_override interface of PCI device '{a}'"),
-                source,
-                state: self.device_state(&a),
-                rolled_back: false,
-            })?;
+            .map_err(self.write_error(a, format!("Failed to add driver '{target}' to driver_override interface of PCI device '{a}'")))?;
         let step = (|| {
             if let Some(driver) = &dev.driver {
                 self.unbind_current(txn, dev, driver)?;
@@ -736,12 +744,7 @@ impl Engine {
                 PathBuf::from("/sys/bus/pci/drivers_probe"),
                 a.sysfs_name().as_bytes(),
             )
-            .map_err(|source| OpError::Write {
-                what: format!("Failed to trigger a probe for PCI device '{a}'"),
-                source,
-                state: self.device_state(&a),
-                rolled_back: false,
-            })
+            .map_err(self.write_error(a, format!("Failed to trigger a probe for PCI device '{a}'")))
         })();
         match step {
             Err(OpError::StuckUnbind {
@@ -883,12 +886,10 @@ impl Engine {
                 // already registered): carry on, and never remove an id we did not add.
                 Err(e) if e.raw_os_error() == Some(17) => {}
                 Err(source) => {
-                    return Err(OpError::Write {
-                        what: format!("Failed to add PCI device ID '{id}' to {target}"),
-                        source,
-                        state: self.device_state(&a),
-                        rolled_back: false,
-                    })
+                    return Err(self.write_error(
+                        a,
+                        format!("Failed to add PCI device ID '{id}' to {target}"),
+                    )(source))
                 }
             }
             let on_stub =
@@ -903,12 +904,10 @@ impl Engine {
                 && !on_stub(s)
             {
                 txn.write(drv_dir.join("new_slot"), a.sysfs_name().as_bytes())
-                    .map_err(|source| OpError::Write {
-                        what: format!("Failed to add slot for PCI device '{a}' to {target}"),
-                        source,
-                        state: self.device_state(&a),
-                        rolled_back: false,
-                    })?;
+                    .map_err(self.write_error(
+                        a,
+                        format!("Failed to add slot for PCI device '{a}' to {target}"),
+                    ))?;
                 slot_added = true;
             }
             if !on_stub(s) {
@@ -918,12 +917,10 @@ impl Engine {
                     // it is our stub, checked below.
                     Err(e) if e.raw_os_error() == Some(16) && (txn.dry_run || on_stub(s)) => {}
                     Err(source) => {
-                        return Err(OpError::Write {
-                            what: format!("Failed to bind PCI device '{a}' to {target}"),
-                            source,
-                            state: self.device_state(&a),
-                            rolled_back: false,
-                        })
+                        return Err(self.write_error(
+                            a,
+                            format!("Failed to bind PCI device '{a}' to {target}"),
+                        )(source))
                     }
                 }
             }
@@ -938,12 +935,10 @@ impl Engine {
                 Ok(()) => added_id = false,
                 Err(e) if e.raw_os_error() == Some(19) => added_id = false,
                 Err(source) => {
-                    cleanup_error = Some(OpError::Write {
-                        what: format!("Failed to remove PCI ID '{id}' from {target}"),
+                    cleanup_error = Some(self
+                        .write_error(a, format!("Failed to remove PCI ID '{id}' from {target}"))(
                         source,
-                        state: self.device_state(&a),
-                        rolled_back: false,
-                    })
+                    ))
                 }
             }
         }
@@ -1105,12 +1100,7 @@ impl Engine {
                         .exists(&paths::device_attr(&a, "driver_override"))
                     {
                         txn.write(paths::device_attr(&a, "driver_override"), b"\n")
-                            .map_err(|source| OpError::Write {
-                                what: format!("Failed to add driver '\\n' to driver_override interface of PCI device '{a}'"),
-                                source,
-                                state: self.device_state(&a),
-                                rolled_back: false,
-                            })?;
+                            .map_err(self.write_error(a, format!("Failed to add driver '\\n' to driver_override interface of PCI device '{a}'")))?;
                     }
                     if let Some(driver) = &dev.driver {
                         self.unbind_current(&mut txn, &dev, driver)?;
@@ -1119,12 +1109,10 @@ impl Engine {
                         PathBuf::from("/sys/bus/pci/drivers_probe"),
                         a.sysfs_name().as_bytes(),
                     )
-                    .map_err(|source| OpError::Write {
-                        what: format!("Failed to trigger a probe for PCI device '{a}'"),
-                        source,
-                        state: self.device_state(&a),
-                        rolled_back: false,
-                    })?;
+                    .map_err(self.write_error(
+                        a,
+                        format!("Failed to trigger a probe for PCI device '{a}'"),
+                    ))?;
                 }
                 BindMethod::NewId => {
                     let r = record.as_ref().expect("new-id method comes from a record");
@@ -1134,25 +1122,21 @@ impl Engine {
                     }
                     if r.slot_added {
                         txn.write(drv_dir.join("remove_slot"), a.sysfs_name().as_bytes())
-                            .map_err(|source| OpError::Write {
-                                what: format!(
+                            .map_err(self.write_error(
+                                a,
+                                format!(
                                     "Failed to remove slot for PCI device '{a}' from {}",
                                     r.stub
                                 ),
-                                source,
-                                state: self.device_state(&a),
-                                rolled_back: false,
-                            })?;
+                            ))?;
                     }
                     if let Some(id) = &r.dynamic_id {
                         match txn.write(drv_dir.join("remove_id"), id.as_bytes()) {
                             Err(e) if e.raw_os_error() != Some(19) => {
-                                return Err(OpError::Write {
-                                    what: format!("Failed to remove PCI ID '{id}' from {}", r.stub),
-                                    source: e,
-                                    state: self.device_state(&a),
-                                    rolled_back: false,
-                                })
+                                return Err(self.write_error(
+                                    a,
+                                    format!("Failed to remove PCI ID '{id}' from {}", r.stub),
+                                )(e))
                             }
                             _ => {}
                         }
