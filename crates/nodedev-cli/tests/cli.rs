@@ -210,3 +210,45 @@ fn lists_this_machine_read_only() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bad_driver_names_are_refused_before_anything() {
+    let t = small_tree();
+    let long = "a".repeat(5000);
+    for (driver, needle) in [
+        ("../vfio-pci", "'/'"),
+        ("vfio-pci\n", "a newline"),
+        (long.as_str(), "5000 bytes long"),
+        (
+            "kvm",
+            "'legacy KVM' device assignment is no longer supported",
+        ),
+    ] {
+        let out = support::nodedev(
+            t.path(),
+            &["detach", "--driver", driver, "pci_0000_00_01_0"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{driver:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: Failed to detach device pci_0000_00_01_0\nerror: "),
+            "{err}"
+        );
+        assert!(err.contains(needle), "{driver:?}: {err}");
+    }
+    // The tree is a snapshot, not a live kernel: nothing may be written to it.
+    let before = std::fs::read(
+        t.path()
+            .join("sys/bus/pci/devices/0000:00:01.0/driver_override"),
+    )
+    .unwrap();
+    let out = support::nodedev(t.path(), &["detach", "pci_0000_00_01_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need a live kernel"));
+    let after = std::fs::read(
+        t.path()
+            .join("sys/bus/pci/devices/0000:00:01.0/driver_override"),
+    )
+    .unwrap();
+    assert_eq!(before, after);
+}
