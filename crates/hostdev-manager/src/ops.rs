@@ -259,6 +259,8 @@ struct Txn<'a> {
     sysfs: &'a Arc<dyn Sysfs>,
     log: Vec<WriteRecord>,
     dry_run: bool,
+    /// What went wrong that did not fail the operation.
+    warnings: Vec<String>,
 }
 
 impl<'a> Txn<'a> {
@@ -267,6 +269,7 @@ impl<'a> Txn<'a> {
             sysfs,
             log: Vec::new(),
             dry_run,
+            warnings: Vec::new(),
         }
     }
 
@@ -635,6 +638,7 @@ impl Engine {
                 source,
             })?;
         }
+        warnings.append(&mut txn.warnings);
         Ok(Outcome {
             address,
             driver_before: dev.driver,
@@ -931,7 +935,14 @@ impl Engine {
         // grabbed while it was registered (they were unbound before; leave them so).
         let mut cleanup_error = None;
         if added_id {
-            match txn.write(drv_dir.join("remove_id"), id.as_bytes()) {
+            // Nothing lists a driver's dynamic ids, so the answer is all we have:
+            // ENODEV means the id is not there. One retry turns a passing fault
+            // (or a spurious ENODEV) into the same answer twice.
+            let mut result = txn.write(drv_dir.join("remove_id"), id.as_bytes());
+            if result.is_err() {
+                result = txn.write(drv_dir.join("remove_id"), id.as_bytes());
+            }
+            match result {
                 Ok(()) => added_id = false,
                 Err(e) if e.raw_os_error() == Some(19) => added_id = false,
                 Err(source) => {
@@ -944,7 +955,12 @@ impl Engine {
         }
         for b in &bystanders {
             if device::current_driver(s, b).as_deref() == Some(target.as_str()) {
-                let _ = txn.write(drv_dir.join("unbind"), b.sysfs_name().as_bytes());
+                if let Err(e) = txn.write(drv_dir.join("unbind"), b.sysfs_name().as_bytes()) {
+                    txn.warnings.push(format!(
+                        "{b} (same id, unbound before) was grabbed by {target} while the id was registered, and unbinding it failed: {}; it is still on {target}",
+                        errno_text(&e)
+                    ));
+                }
             }
         }
 

@@ -1,0 +1,502 @@
+//! The detach/reattach engine against the simulated kernel (crates/pci-sim): round
+//! trips on kernels with and without driver_override, the Xen pciback EEXIST case,
+//! a fault matrix over every write, concurrency, and bad input.
+
+use std::sync::Arc;
+
+use hostdev_manager::ops::{DetachOptions, Engine, MethodChoice, OpError, ReattachOptions};
+use hostdev_manager::state::StateDir;
+use hostdev_manager::stub::DriverRequest;
+use pci_sim::{errno, DeviceSpec, DriverSpec, Knobs, SimKernel};
+use pci_types::{DriverName, PciAddress};
+
+const NIC: &str = "0000:00:01.0";
+const TWIN: &str = "0000:00:02.0";
+
+struct Rig {
+    sim: SimKernel,
+    engine: Engine,
+    state: StateDir,
+    _dir: tempfile::TempDir,
+}
+
+/// Two e1000e with the same id (00:01.0 bound, 00:02.0 unbound as a bystander),
+/// vfio-pci loaded, pci-stub and pciback loadable.
+fn rig(knobs: Knobs) -> Rig {
+    let sim = SimKernel::new();
+    sim.set_knobs(Knobs {
+        unprivileged: false,
+        ..knobs
+    });
+    sim.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
+    sim.load_driver(DriverSpec::vfio_pci());
+    sim.add_device(DeviceSpec::endpoint(NIC, 0x8086, 0x10d3, 1));
+    sim.add_device(DeviceSpec::endpoint(TWIN, 0x8086, 0x10d3, 2));
+    // The twin starts unbound (as if someone had unbound it), so new_id would grab it.
+    unbind(&sim, TWIN);
+    sim.set_knobs(knobs);
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let engine = Engine::new(Arc::new(sim.clone()), Arc::new(sim.clone()), state.clone());
+    sim.clear_log();
+    Rig {
+        sim,
+        engine,
+        state,
+        _dir: dir,
+    }
+}
+
+fn unbind(sim: &SimKernel, bdf: &str) {
+    use hostdev_manager::Sysfs;
+    let path = std::path::PathBuf::from(format!("/sys/bus/pci/devices/{bdf}/driver/unbind"));
+    sim.write(&path, bdf.as_bytes()).unwrap();
+}
+
+fn addr(s: &str) -> PciAddress {
+    s.parse().unwrap()
+}
+
+fn opts(driver: Option<&str>, method: MethodChoice) -> DetachOptions {
+    DetachOptions {
+        driver: DriverRequest::parse(driver).unwrap(),
+        method,
+        force: false,
+        dry_run: false,
+    }
+}
+
+/// The device is back where it started: on e1000e, no override, no dynamic id in
+/// any stub, no pciback slot, no record; the bystander untouched.
+fn assert_pristine(r: &Rig, context: &str) {
+    assert_eq!(
+        r.sim.driver_of(NIC).as_deref(),
+        Some("e1000e"),
+        "{context}: driver"
+    );
+    assert_eq!(r.sim.override_of(NIC), None, "{context}: override left");
+    for stub in ["vfio-pci", "pci-stub", "pciback"] {
+        assert!(
+            r.sim.dynamic_ids(stub).is_empty(),
+            "{context}: dynamic id left in {stub}"
+        );
+    }
+    assert!(
+        r.sim.pciback_slots().is_empty(),
+        "{context}: pciback slot left"
+    );
+    assert_eq!(
+        r.state.load(&addr(NIC)).unwrap(),
+        None,
+        "{context}: record left"
+    );
+    assert_eq!(r.sim.driver_of(TWIN), None, "{context}: bystander grabbed");
+}
+
+/// Fully detached: on the stub, with a record that says so.
+fn assert_detached(r: &Rig, stub: &str, context: &str) {
+    assert_eq!(
+        r.sim.driver_of(NIC).as_deref(),
+        Some(stub),
+        "{context}: driver"
+    );
+    let rec = r
+        .state
+        .load(&addr(NIC))
+        .unwrap()
+        .unwrap_or_else(|| panic!("{context}: no record"));
+    assert_eq!(rec.stub.as_str(), stub, "{context}: record stub");
+    assert_eq!(
+        rec.original_driver,
+        Some(DriverName::new("e1000e").unwrap()),
+        "{context}"
+    );
+    assert_eq!(rec.dynamic_id, None, "{context}: record keeps a dynamic id");
+    assert_eq!(r.sim.driver_of(TWIN), None, "{context}: bystander grabbed");
+    for s in ["vfio-pci", "pci-stub", "pciback"] {
+        assert!(
+            r.sim.dynamic_ids(s).is_empty(),
+            "{context}: dynamic id left in {s}"
+        );
+    }
+}
+
+const CASES: &[(Option<&str>, &str)] = &[
+    (None, "vfio-pci"),
+    (Some("pci-stub"), "pci-stub"),
+    (Some("xen"), "pciback"),
+];
+
+#[test]
+fn round_trips_with_and_without_driver_override() {
+    for old_kernel in [false, true] {
+        for method in [MethodChoice::Auto, MethodChoice::NewId] {
+            if old_kernel && method == MethodChoice::NewId {
+                continue; // auto already means new_id there
+            }
+            for (driver, stub) in CASES {
+                let knobs = Knobs {
+                    driver_override: !old_kernel,
+                    ..Knobs::default()
+                };
+                let r = rig(knobs);
+                let ctx = format!("old_kernel={old_kernel} {method:?} {stub}");
+                let out = r
+                    .engine
+                    .detach(addr(NIC), &opts(*driver, method))
+                    .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert_eq!(out.driver_after.as_deref(), Some(*stub), "{ctx}");
+                assert_detached(&r, stub, &ctx);
+                if *stub == "pciback" && (old_kernel || method == MethodChoice::NewId) {
+                    assert_eq!(r.sim.pciback_slots(), vec![addr(NIC)], "{ctx}: slot seized");
+                }
+                r.engine
+                    .reattach(addr(NIC), &ReattachOptions::default())
+                    .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                assert_pristine(&r, &ctx);
+            }
+        }
+    }
+}
+
+#[test]
+fn xen_pciback_new_id_eexist_on_an_old_kernel() {
+    // The seed scenario: pciback's match-all id table makes new_id answer EEXIST on a
+    // kernel without driver_override. The device must still end on pciback, and come
+    // back to its driver with no id or slot left.
+    let r = rig(Knobs {
+        driver_override: false,
+        ..Knobs::default()
+    });
+    r.engine
+        .detach(addr(NIC), &opts(Some("xen"), MethodChoice::Auto))
+        .unwrap();
+    let log = r.sim.writes();
+    let new_id = log
+        .iter()
+        .find(|w| w.path.ends_with("pciback/new_id"))
+        .expect("new_id tried");
+    assert_eq!(new_id.errno, Some(errno::EEXIST));
+    assert!(
+        !log.iter().any(|w| w.path.ends_with("remove_id")),
+        "never remove an id we did not add"
+    );
+    assert_detached(&r, "pciback", "pciback detach");
+    r.engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap();
+    assert_pristine(&r, "pciback reattach");
+}
+
+#[test]
+fn fault_matrix_every_write_every_errno() {
+    let errnos = [5, errno::EBUSY, errno::ENODEV, errno::EINVAL];
+    let mut cases = 0;
+    for old_kernel in [false, true] {
+        for method in [MethodChoice::Auto, MethodChoice::NewId] {
+            if old_kernel && method == MethodChoice::NewId {
+                continue;
+            }
+            for (driver, stub) in CASES {
+                let knobs = Knobs {
+                    driver_override: !old_kernel,
+                    ..Knobs::default()
+                };
+                // The writes of a clean detach and reattach.
+                let clean = rig(knobs);
+                clean
+                    .engine
+                    .detach(addr(NIC), &opts(*driver, method))
+                    .unwrap();
+                let detach_writes = clean.sim.writes().len();
+                clean.sim.clear_log();
+                clean
+                    .engine
+                    .reattach(addr(NIC), &ReattachOptions::default())
+                    .unwrap();
+                let reattach_writes = clean.sim.writes().len();
+                assert!(detach_writes >= 2 && reattach_writes >= 2);
+
+                for &e in &errnos {
+                    // A failure at each detach write.
+                    for k in 1..=detach_writes {
+                        cases += 1;
+                        let r = rig(knobs);
+                        r.sim.fail_nth_write(k, e);
+                        let ctx = format!(
+                            "old_kernel={old_kernel} {method:?} {stub} detach write {k} errno {e}"
+                        );
+                        match r.engine.detach(addr(NIC), &opts(*driver, method)) {
+                            // Giving back a same-id bystander failed: the target is
+                            // detached, and the outcome must say what remains.
+                            Ok(o) if r.sim.driver_of(TWIN).is_some() => {
+                                assert!(
+                                    o.warnings
+                                        .iter()
+                                        .any(|w| w.contains(TWIN) && w.contains("still on")),
+                                    "{ctx}: bystander left grabbed without a word: {:?}",
+                                    o.warnings
+                                );
+                            }
+                            Ok(_) => assert_detached(&r, stub, &ctx),
+                            Err(err) => {
+                                let msg = err.to_string();
+                                assert!(!msg.is_empty(), "{ctx}");
+                                assert_pristine(&r, &format!("{ctx} ({msg})"));
+                            }
+                        }
+                    }
+                    // A failure at each reattach write.
+                    for k in 1..=reattach_writes {
+                        cases += 1;
+                        let r = rig(knobs);
+                        r.engine.detach(addr(NIC), &opts(*driver, method)).unwrap();
+                        let before = r.sim.writes().len();
+                        r.sim.fail_nth_write(before + k, e);
+                        let ctx = format!("old_kernel={old_kernel} {method:?} {stub} reattach write {k} errno {e}");
+                        match r.engine.reattach(addr(NIC), &ReattachOptions::default()) {
+                            Ok(_) => assert_pristine(&r, &ctx),
+                            Err(err) => {
+                                // Consistent either way: still detached with its record,
+                                // or back on e1000e; a second reattach finishes the job.
+                                let rec = r.state.load(&addr(NIC)).unwrap();
+                                assert!(
+                                    rec.is_some(),
+                                    "{ctx}: a failed reattach must keep the record ({err})"
+                                );
+                                r.engine
+                                    .reattach(addr(NIC), &ReattachOptions::default())
+                                    .unwrap_or_else(|e2| panic!("{ctx}: retry failed: {e2}"));
+                                assert_pristine(&r, &ctx);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("fault matrix: {cases} cases");
+    assert!(cases > 100);
+}
+
+#[test]
+fn concurrent_random_operations_stay_consistent() {
+    // 16 devices in groups of two, 8 threads × 200 random detach/reattach.
+    let sim = SimKernel::new();
+    sim.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
+    sim.load_driver(DriverSpec::vfio_pci());
+    let devices: Vec<String> = (0..16).map(|i| format!("0000:01:{:02x}.0", i)).collect();
+    for (i, d) in devices.iter().enumerate() {
+        sim.add_device(DeviceSpec::endpoint(d, 0x8086, 0x10d3, 10 + i as u32 / 2));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = StateDir::new(dir.path());
+    let engine = Engine::new(Arc::new(sim.clone()), Arc::new(sim.clone()), state.clone());
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let (engine, devices) = (&engine, &devices);
+            s.spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                for _ in 0..200 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let a = addr(&devices[(x % 16) as usize]);
+                    if x & 0x100 == 0 {
+                        engine
+                            .detach(a, &opts(None, MethodChoice::Auto))
+                            .expect("detach");
+                    } else {
+                        engine
+                            .reattach(a, &ReattachOptions::default())
+                            .expect("reattach");
+                    }
+                }
+            });
+        }
+    });
+    for d in &devices {
+        let rec = state.load(&addr(d)).unwrap();
+        match sim.driver_of(d).as_deref() {
+            Some("vfio-pci") => assert!(rec.is_some(), "{d} on vfio-pci without a record"),
+            Some("e1000e") => assert!(rec.is_none(), "{d} on e1000e with a record"),
+            other => panic!("{d} ended on {other:?}"),
+        }
+        assert_eq!(
+            sim.override_of(d).as_deref(),
+            rec.as_ref().map(|_| "vfio-pci"),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_writes_nothing() {
+    let r = rig(Knobs::default());
+    for bad in ["../vfio-pci", "vfio-pci\n", &"x".repeat(5000)] {
+        assert!(DriverRequest::parse(Some(bad)).is_err(), "{bad:?}");
+    }
+    let e = r
+        .engine
+        .detach(addr("0000:00:1f.7"), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    assert!(matches!(e, OpError::NotFound { .. }), "{e}");
+    let e = r
+        .engine
+        .reattach(addr("0000:00:1f.7"), &ReattachOptions::default())
+        .unwrap_err();
+    assert!(matches!(e, OpError::NotFound { .. }), "{e}");
+    // A driver that exists nowhere: modprobe fails, nothing is written.
+    let e = r
+        .engine
+        .detach(addr(NIC), &opts(Some("no-such-driver"), MethodChoice::Auto))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Failed to load PCI driver module no_such_driver"),
+        "{e}"
+    );
+    // A blacklisted module: libvirt's own message.
+    r.sim.blacklist("pci-stub");
+    let e = r
+        .engine
+        .detach(addr(NIC), &opts(Some("pci-stub"), MethodChoice::Auto))
+        .unwrap_err();
+    assert!(e.to_string().contains("administratively prohibited"), "{e}");
+    assert!(r.sim.writes().is_empty(), "{:?}", r.sim.writes());
+    assert_pristine(&r, "bad input");
+}
+
+#[test]
+fn unprivileged_user_gets_eacces_and_nothing_changes() {
+    let r = rig(Knobs {
+        unprivileged: true,
+        ..Knobs::default()
+    });
+    let e = r
+        .engine
+        .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("Permission denied (EACCES)"), "{msg}");
+    assert!(msg.contains("device is on e1000e"), "{msg}");
+    assert!(
+        r.sim.writes().iter().all(|w| w.errno.is_some()),
+        "a write succeeded"
+    );
+    assert_pristine(&r, "EACCES");
+}
+
+#[test]
+fn vfio_refusals_and_unbound_probe_failure() {
+    // A bridge and a PF with VFs are refused before any write; a device without an
+    // IOMMU group is accepted by the kernel's writes but vfio-pci's probe fails: the
+    // tool reads the driver link back, says so, and rolls back.
+    let sim = SimKernel::new();
+    sim.load_driver(DriverSpec::host("pcieport", &[(0x8086, 0x1901)]));
+    sim.load_driver(DriverSpec::host("igb", &[(0x8086, 0x10c9)]));
+    sim.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
+    sim.load_driver(DriverSpec::vfio_pci());
+    let mut bridge = DeviceSpec::endpoint("0000:00:1c.0", 0x8086, 0x1901, 3);
+    bridge.header_type = 1;
+    let mut pf = DeviceSpec::endpoint("0000:02:00.0", 0x8086, 0x10c9, 4);
+    pf.total_vfs = 7;
+    pf.num_vfs = 2;
+    let mut lonely = DeviceSpec::endpoint("0000:03:00.0", 0x8086, 0x10d3, 0);
+    lonely.iommu_group = None;
+    sim.add_device(bridge).add_device(pf).add_device(lonely);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Arc::new(sim.clone()),
+        Arc::new(sim.clone()),
+        StateDir::new(dir.path()),
+    );
+    sim.clear_log();
+    for (bdf, needle) in [
+        ("0000:00:1c.0", "not an endpoint"),
+        ("0000:02:00.0", "2 VFs enabled"),
+    ] {
+        let e = engine
+            .detach(addr(bdf), &opts(None, MethodChoice::Auto))
+            .unwrap_err();
+        assert!(
+            matches!(e, OpError::Refused { .. }) && e.to_string().contains(needle),
+            "{e}"
+        );
+    }
+    assert!(sim.writes().is_empty());
+    let e = engine
+        .detach(addr("0000:03:00.0"), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("did not bind to vfio-pci") && msg.contains("no IOMMU group"),
+        "{msg}"
+    );
+    assert_eq!(sim.driver_of("0000:03:00.0").as_deref(), Some("e1000e"));
+    assert_eq!(sim.override_of("0000:03:00.0"), None);
+}
+
+#[test]
+fn reattach_refuses_while_the_vfio_group_is_open_and_checks_identity() {
+    let r = rig(Knobs::default());
+    r.engine
+        .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+        .unwrap();
+    r.sim.with_state(|s| {
+        s.open_files
+            .push((4242, "qemu-system-x86".into(), "/dev/vfio/1".into()))
+    });
+    let e = r
+        .engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("pid 4242 (qemu-system-x86) holds /dev/vfio/1"),
+        "{e}"
+    );
+    assert_eq!(r.sim.driver_of(NIC).as_deref(), Some("vfio-pci"));
+    r.sim.with_state(|s| s.open_files.clear());
+    // A different device now sits at the address: refuse.
+    let mut rec = r.state.load(&addr(NIC)).unwrap().unwrap();
+    rec.identity.device = 0x1533;
+    r.state.save(&rec).unwrap();
+    let e = r
+        .engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is not the device that was detached"),
+        "{e}"
+    );
+    rec.identity.device = 0x10d3;
+    r.state.save(&rec).unwrap();
+    r.engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap();
+    assert_pristine(&r, "after holder left");
+}
+
+#[test]
+fn another_agent_binding_in_between_is_handled() {
+    // new_id path: between the unbind and the explicit bind, someone else probes the
+    // device (udev). Whatever happens, the device must end detached or pristine.
+    for k in 0..6 {
+        let r = rig(Knobs {
+            driver_override: false,
+            ..Knobs::default()
+        });
+        r.sim.on_write(k, |s| {
+            s.probe(NIC);
+        });
+        match r
+            .engine
+            .detach(addr(NIC), &opts(Some("pci-stub"), MethodChoice::Auto))
+        {
+            Ok(_) => assert_detached(&r, "pci-stub", &format!("agent before write {k}")),
+            Err(e) => assert_pristine(&r, &format!("agent before write {k}: {e}")),
+        }
+    }
+}
