@@ -514,6 +514,9 @@ impl Engine {
                 ));
             }
         }
+        if let Some(why) = self.boot_display_in_use(dev) {
+            return refuse(why);
+        }
         if dev
             .driver
             .as_deref()
@@ -530,6 +533,46 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The boot VGA device while a console or display uses it: detaching it takes
+    /// the machine's screen away (the classic single-GPU passthrough trap).
+    fn boot_display_in_use(&self, dev: &Inspected) -> Option<String> {
+        let s = self.sysfs();
+        let boot_vga = s.read(&paths::device_attr(&dev.address, "boot_vga")).ok()?;
+        let on_host_driver = dev
+            .driver
+            .as_deref()
+            .is_some_and(|d| stub::stub_kind(d) == StubKind::Other);
+        if boot_vga.trim_ascii() != b"1" || !on_host_driver {
+            return None;
+        }
+        let mut users: Vec<String> = Vec::new();
+        for sub in ["drm", "graphics"] {
+            for n in s.read_dir(&dev.sysfs_path.join(sub)).unwrap_or_default() {
+                if n.starts_with("card") || n.starts_with("fb") {
+                    users.push(n);
+                }
+            }
+        }
+        // fbcon bound to a framebuffer is the text console on this device.
+        let vt = Path::new("/sys/class/vtconsole");
+        for con in s.read_dir(vt).unwrap_or_default() {
+            let bound = s.read(&vt.join(&con).join("bind")).ok();
+            let name = s.read(&vt.join(&con).join("name")).ok();
+            if bound.as_deref().map(<[u8]>::trim_ascii) == Some(b"1")
+                && name.is_some_and(|n| String::from_utf8_lossy(&n).contains("frame buffer"))
+            {
+                users.push(format!("{con} (framebuffer console)"));
+            }
+        }
+        (!users.is_empty()).then(|| {
+            format!(
+                "{} is the boot VGA device and the host displays on it ({}); detaching it leaves this machine without a screen",
+                dev.address,
+                users.join(", ")
+            )
+        })
     }
 
     /// Group members bound to drivers that use the kernel's DMA API (so the group

@@ -500,3 +500,290 @@ fn another_agent_binding_in_between_is_handled() {
         }
     }
 }
+
+#[test]
+fn a_stuck_unbind_is_reported_not_waited_for_forever() {
+    let r = rig(Knobs::default());
+    let engine = r
+        .engine
+        .clone()
+        .with_unbind_timeout(std::time::Duration::from_millis(100));
+    r.sim.set_stuck_unbind(true);
+    let e = engine
+        .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, OpError::StuckUnbind { .. }), "{msg}");
+    assert!(
+        msg.contains("unbinding 0000:00:01.0 from e1000e did not finish"),
+        "{msg}"
+    );
+    assert!(msg.contains("driver_override was cleared"), "{msg}");
+    // The record says exactly what remains.
+    let rec = r
+        .state
+        .load(&addr(NIC))
+        .unwrap()
+        .expect("a record of the pending unbind");
+    assert!(
+        rec.pending.as_deref().unwrap_or("").contains("pending"),
+        "{rec:?}"
+    );
+    assert_eq!(r.sim.override_of(NIC), None);
+    // The kernel finishes later; reattach then brings the device back.
+    r.sim.release_unbind();
+    for _ in 0..200 {
+        if r.sim.driver_of(NIC).is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(r.sim.driver_of(NIC), None, "the unbind completed");
+    r.engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap();
+    assert_pristine(&r, "after the stuck unbind");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_lists_the_writes() {
+    let r = rig(Knobs::default());
+    let o = r
+        .engine
+        .detach(
+            addr(NIC),
+            &DetachOptions {
+                dry_run: true,
+                ..opts(None, MethodChoice::Auto)
+            },
+        )
+        .unwrap();
+    let planned: Vec<String> = o
+        .writes
+        .iter()
+        .map(|w| format!("{} <- {}", w.path.display(), w.data))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            "/sys/bus/pci/devices/0000:00:01.0/driver_override <- vfio-pci",
+            "/sys/bus/pci/devices/0000:00:01.0/driver/unbind <- 0000:00:01.0",
+            "/sys/bus/pci/drivers_probe <- 0000:00:01.0",
+        ]
+    );
+    assert!(r.sim.writes().is_empty());
+    assert_pristine(&r, "dry run");
+}
+
+#[test]
+fn group_detach_rolls_back_every_member_if_one_fails() {
+    let sim = SimKernel::new();
+    sim.load_driver(DriverSpec::host("e1000", &[(0x8086, 0x100e)]));
+    sim.load_driver(DriverSpec::vfio_pci());
+    for bdf in ["0000:09:01.0", "0000:09:02.0", "0000:09:03.0"] {
+        sim.add_device(DeviceSpec::endpoint(bdf, 0x8086, 0x100e, 20));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new(
+        Arc::new(sim.clone()),
+        Arc::new(sim.clone()),
+        StateDir::new(dir.path()),
+    );
+    // The third member's override write fails.
+    sim.fail_write("0000:09:03.0/driver_override", 1, errno::EIO);
+    let e = engine
+        .detach_group(addr("0000:09:01.0"), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    assert!(e.to_string().contains("reattached"), "{e}");
+    for bdf in ["0000:09:01.0", "0000:09:02.0", "0000:09:03.0"] {
+        assert_eq!(sim.driver_of(bdf).as_deref(), Some("e1000"), "{bdf}");
+        assert_eq!(sim.override_of(bdf), None, "{bdf}");
+    }
+    // Without the fault the whole group moves, and a plain detach warns about the rest.
+    let o = engine
+        .detach_group(addr("0000:09:01.0"), &opts(None, MethodChoice::Auto))
+        .unwrap();
+    assert_eq!(o.len(), 3);
+    for bdf in ["0000:09:01.0", "0000:09:02.0", "0000:09:03.0"] {
+        assert_eq!(sim.driver_of(bdf).as_deref(), Some("vfio-pci"), "{bdf}");
+        engine
+            .reattach(addr(bdf), &ReattachOptions::default())
+            .unwrap();
+    }
+    let o = engine
+        .detach(addr("0000:09:02.0"), &opts(None, MethodChoice::Auto))
+        .unwrap();
+    assert!(
+        o.warnings
+            .iter()
+            .any(|w| w.contains("not viable") && w.contains("0000:09:01.0 (e1000)")),
+        "{:?}",
+        o.warnings
+    );
+}
+
+#[test]
+fn reattach_without_a_record_does_what_libvirt_does() {
+    // Detached by someone else (virsh, by hand): clear the override, unbind,
+    // re-probe; whatever the kernel's matching picks is accepted.
+    let r = rig(Knobs::default());
+    {
+        use hostdev_manager::Sysfs;
+        let w = |p: &str, d: &str| r.sim.write(std::path::Path::new(p), d.as_bytes()).unwrap();
+        w(
+            "/sys/bus/pci/devices/0000:00:01.0/driver_override",
+            "vfio-pci",
+        );
+        w("/sys/bus/pci/devices/0000:00:01.0/driver/unbind", NIC);
+        w("/sys/bus/pci/drivers_probe", NIC);
+    }
+    assert_eq!(r.sim.driver_of(NIC).as_deref(), Some("vfio-pci"));
+    r.engine
+        .reattach(addr(NIC), &ReattachOptions::default())
+        .unwrap();
+    assert_pristine(&r, "reattach without record");
+}
+
+#[test]
+fn refuses_devices_the_host_uses_unless_forced() {
+    let dev = "/sys/devices/pci0000:00/0000:00:01.0";
+    type Setup = Box<dyn Fn(&SimKernel)>;
+    let cases: Vec<(&str, Setup)> = vec![
+        (
+            "is mounted on /",
+            Box::new(move |s| {
+                s.add_link(
+                    "/sys/class/block/nvme0n1p2",
+                    &format!("{dev}/nvme/nvme0/nvme0n1/nvme0n1p2"),
+                )
+                .add_file(
+                    &format!("{dev}/nvme/nvme0/nvme0n1/nvme0n1p2/dev"),
+                    "259:2\n",
+                )
+                .add_file(
+                    "/proc/self/mountinfo",
+                    "22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n",
+                );
+            }),
+        ),
+        (
+            "in use as swap",
+            Box::new(move |s| {
+                s.add_link(
+                    "/sys/class/block/sdb1",
+                    &format!("{dev}/host0/target0:0:0/0:0:0:0/block/sdb/sdb1"),
+                )
+                .add_file(
+                    &format!("{dev}/host0/target0:0:0/0:0:0:0/block/sdb/sdb1/dev"),
+                    "8:17\n",
+                )
+                .add_file(
+                    "/proc/swaps",
+                    "Filename Type Size Used Priority\n/dev/sdb1 partition 1 0 -2\n",
+                );
+            }),
+        ),
+        (
+            "is held by dm-0",
+            Box::new(move |s| {
+                s.add_link("/sys/class/block/sdc", &format!("{dev}/host1/block/sdc"))
+                    .add_file(&format!("{dev}/host1/block/sdc/dev"), "8:32\n")
+                    .add_link(
+                        "/sys/class/block/sdc/holders/dm-0",
+                        "/sys/devices/virtual/block/dm-0",
+                    );
+            }),
+        ),
+        (
+            "interface eth0 is up with 2 IPv4 route(s)",
+            Box::new(move |s| {
+                s.add_link("/sys/class/net/eth0", &format!("{dev}/net/eth0"))
+                    .add_file(&format!("{dev}/net/eth0/flags"), "0x1003\n")
+                    .add_file(
+                        "/proc/net/route",
+                        "Iface\tDestination\tGateway\neth0\t00000000\t0100A8C0\neth0\t0000A8C0\t00000000\n",
+                    );
+            }),
+        ),
+    ];
+    for (needle, setup) in cases {
+        let r = rig(Knobs::default());
+        setup(&r.sim);
+        let e = r
+            .engine
+            .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(
+                e,
+                OpError::Refused {
+                    forceable: true,
+                    ..
+                }
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(needle) && msg.contains("use --force"),
+            "{needle}: {msg}"
+        );
+        assert!(
+            r.sim.writes().is_empty(),
+            "{needle}: wrote {:?}",
+            r.sim.writes()
+        );
+        let forced = DetachOptions {
+            force: true,
+            ..opts(None, MethodChoice::Auto)
+        };
+        r.engine.detach(addr(NIC), &forced).unwrap();
+        assert_eq!(
+            r.sim.driver_of(NIC).as_deref(),
+            Some("vfio-pci"),
+            "{needle}"
+        );
+    }
+    // An interface that is down, or up with only a link-local address, is not "in use".
+    let r = rig(Knobs::default());
+    r.sim
+        .add_link("/sys/class/net/eth0", &format!("{dev}/net/eth0"))
+        .add_file(&format!("{dev}/net/eth0/flags"), "0x1003\n")
+        .add_file(
+            "/proc/net/if_inet6",
+            "fe800000000000005054fffe123456 02 40 20 80 eth0\n",
+        );
+    r.engine
+        .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+        .unwrap();
+}
+
+#[test]
+fn boot_vga_in_use_is_refused_unless_forced() {
+    let r = rig(Knobs::default());
+    r.sim
+        .add_file("/sys/bus/pci/devices/0000:00:01.0/boot_vga", "1\n")
+        .add_file(
+            "/sys/devices/pci0000:00/0000:00:01.0/drm/card0/dev",
+            "226:0\n",
+        )
+        .add_file("/sys/class/vtconsole/vtcon1/bind", "1\n")
+        .add_file("/sys/class/vtconsole/vtcon1/name", "frame buffer device\n");
+    let e = r
+        .engine
+        .detach(addr(NIC), &opts(None, MethodChoice::Auto))
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("boot VGA device")
+            && msg.contains("card0")
+            && msg.contains("framebuffer console"),
+        "{msg}"
+    );
+    assert!(r.sim.writes().is_empty());
+    let forced = DetachOptions {
+        force: true,
+        ..opts(None, MethodChoice::Auto)
+    };
+    r.engine.detach(addr(NIC), &forced).unwrap();
+}

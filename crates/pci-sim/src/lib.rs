@@ -239,12 +239,19 @@ pub struct SimState {
     pub open_files: Vec<(u32, String, PathBuf)>,
     release: String,
     modules_alias: String,
+    /// Other files of the machine (procfs, block and net class entries…), for the
+    /// host-usage checks: path → content, or a link target when `Err`.
+    extra: BTreeMap<PathBuf, Result<Vec<u8>, PathBuf>>,
 }
 
 /// A simulated kernel. Cheap to clone; clones share the state.
 #[derive(Clone)]
 pub struct SimKernel {
     inner: Arc<Mutex<SimState>>,
+    /// While set, writes to an `unbind` file block (outside the state lock, so the
+    /// rest of the kernel stays readable): a driver whose remove() waits for its
+    /// users, the common GPU complaint.
+    stuck_unbind: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for SimKernel {
@@ -305,7 +312,9 @@ impl SimKernel {
                 open_files: Vec::new(),
                 release: "6.1.0-sim".into(),
                 modules_alias: "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n".into(),
+                extra: BTreeMap::new(),
             })),
+            stuck_unbind: Arc::default(),
         }
     }
 
@@ -388,6 +397,32 @@ impl SimKernel {
     /// (so between write `n - 1` and write `n`): another agent acting in between.
     pub fn on_write(&self, n: usize, hook: impl FnMut(&mut SimState) + Send + 'static) -> &Self {
         self.state().hooks.push((n, Box::new(hook)));
+        self
+    }
+
+    /// Makes unbinds block until [`SimKernel::release_unbind`] (or not).
+    pub fn set_stuck_unbind(&self, stuck: bool) {
+        self.stuck_unbind
+            .store(stuck, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets blocked unbinds finish.
+    pub fn release_unbind(&self) {
+        self.set_stuck_unbind(false);
+    }
+
+    /// Adds a plain file elsewhere in the tree (e.g. `/proc/self/mountinfo`).
+    pub fn add_file(&self, path: &str, content: &str) -> &Self {
+        self.state()
+            .extra
+            .insert(path.into(), Ok(content.as_bytes().to_vec()));
+        self
+    }
+
+    /// Adds a link elsewhere in the tree (e.g. `/sys/class/block/sda`); the target
+    /// is absolute and is read back relative, as sysfs does.
+    pub fn add_link(&self, path: &str, target: &str) -> &Self {
+        self.state().extra.insert(path.into(), Err(target.into()));
         self
     }
 
@@ -546,6 +581,36 @@ impl SimState {
 
     fn node(&self, path: &Path) -> Option<Node> {
         let p = path.to_str()?.trim_end_matches('/');
+        if let Some(entry) = self.extra.get(Path::new(p)) {
+            return Some(match entry {
+                Ok(b) => Node::File(b.clone()),
+                Err(t) => Node::Link(t.clone()),
+            });
+        }
+        // A directory made of extra entries (and, below a link, the link's target).
+        let prefix = format!("{p}/");
+        let children: BTreeSet<String> = self
+            .extra
+            .keys()
+            .filter_map(|k| {
+                k.to_str()?
+                    .strip_prefix(&prefix)?
+                    .split('/')
+                    .next()
+                    .map(String::from)
+            })
+            .collect();
+        if !children.is_empty() && self.devices.keys().all(|a| !p.ends_with(&a.sysfs_name())) {
+            return Some(Node::Dir(children.into_iter().collect()));
+        }
+        if let Some((link, Err(target))) = self
+            .extra
+            .iter()
+            .find(|(k, _)| p.starts_with(&format!("{}/", k.display())))
+        {
+            let rest = &p[link.as_os_str().len()..];
+            return self.node(&PathBuf::from(format!("{}{rest}", target.display())));
+        }
         let dir = |v: Vec<String>| Some(Node::Dir(v));
         match p {
             "/sys/bus/pci/devices" => {
@@ -910,6 +975,11 @@ impl Sysfs for SimKernel {
     }
 
     fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        if path.ends_with("unbind") {
+            while self.stuck_unbind.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
         let mut s = self.state();
         let index = s.log.len();
         let mut hooks = std::mem::take(&mut s.hooks);
