@@ -54,6 +54,13 @@ pub enum Command {
     /// Work with node-device XML documents.
     #[command(subcommand)]
     Xml(XmlCommand),
+    /// virsh's command line (`nodedev virsh nodedev-detach pci_…`), for scripts
+    /// written for virsh; also what runs when this binary is invoked as `virsh`.
+    Virsh {
+        /// virsh's arguments: `[-q] [-c URI] nodedev-COMMAND [OPTIONS]`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// `nodedev list`.
@@ -71,6 +78,9 @@ pub struct ListArgs {
     /// List the devices this tool detached (its state records) instead.
     #[arg(long, conflicts_with_all = ["tree", "cap"])]
     pub detached: bool,
+    /// Only inactive devices: virsh's `--inactive`; every device seen here is active.
+    #[arg(long, hide = true)]
+    pub inactive_only: bool,
 }
 
 /// How to bind the stub.
@@ -110,6 +120,9 @@ pub struct DetachArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Accept only exact node-device names, as virsh does (virsh mode).
+    #[arg(long, hide = true)]
+    pub exact_name: bool,
 }
 
 /// `nodedev reattach`.
@@ -127,6 +140,9 @@ pub struct ReattachArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Accept only exact node-device names, as virsh does (virsh mode).
+    #[arg(long, hide = true)]
+    pub exact_name: bool,
 }
 
 /// `nodedev dumpxml`.
@@ -138,6 +154,9 @@ pub struct DumpxmlArgs {
     /// Every device, one document after another.
     #[arg(long)]
     pub all: bool,
+    /// Accept only exact node-device names, as virsh does (virsh mode).
+    #[arg(long, hide = true)]
+    pub exact_name: bool,
 }
 
 /// `nodedev info`.
@@ -148,6 +167,9 @@ pub struct InfoArgs {
     /// Print JSON, with everything the tool knows about the device.
     #[arg(long)]
     pub json: bool,
+    /// Accept only exact node-device names, as virsh does (virsh mode).
+    #[arg(long, hide = true)]
+    pub exact_name: bool,
 }
 
 /// `nodedev snapshot`.

@@ -171,21 +171,22 @@ pub fn run(cli: &Cli, backend: &Backend, out: &mut dyn Write, err: &mut dyn Writ
         return xml_normalize(file, out);
     }
     let sysfs = backend.host.sysfs();
-    match &cli.command {
-        Command::List(args) if args.detached => list_detached(backend, args, out)?,
-        Command::List(args) => list(sysfs, args, out)?,
-        Command::Dumpxml(args) => dumpxml(sysfs, cli, args, out)?,
-        Command::Info(args) => info(sysfs, args, out)?,
-        Command::Detach(args) => return batch(cli, backend, Op::Detach(args), out, err),
-        Command::Reattach(args) => return batch(cli, backend, Op::Reattach(args), out, err),
+    let result = match &cli.command {
+        Command::List(args) if args.detached => list_detached(backend, args, out),
+        Command::List(args) => list(sysfs, args, out),
+        Command::Dumpxml(args) => dumpxml(sysfs, cli, args, out),
+        Command::Info(args) => info(sysfs, args, out),
+        Command::Detach(args) => batch(cli, backend, Op::Detach(args), out, err),
+        Command::Reattach(args) => batch(cli, backend, Op::Reattach(args), out, err),
         Command::Snapshot(args) => return snapshot(sysfs, args, out),
+        Command::Virsh { .. } => Err(anyhow::anyhow!("virsh mode is translated before run()")),
         Command::Xml(_) => unreachable!("handled above"),
-    }
-    // virsh prints a blank line after every command unless -q.
+    };
+    // virsh prints a blank line after every command, failed ones too, unless -q.
     if !cli.quiet {
         out.write_all(b"\n")?;
     }
-    Ok(())
+    result
 }
 
 /// One row of the device list.
@@ -274,6 +275,9 @@ fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
             .as_ref()
             .is_some_and(|w| w.iter().any(|c| *c == "mdev_types" || *c == "vpd"));
     let mut rows = nodes(sysfs, needs_full)?;
+    if args.inactive_only {
+        rows.clear();
+    }
     if let Some(wanted) = &wanted {
         rows.retain(|n| n.capabilities.iter().any(|c| wanted.contains(c)));
     }
@@ -307,13 +311,14 @@ fn dumpxml(sysfs: &dyn Sysfs, cli: &Cli, args: &DumpxmlArgs, out: &mut dyn Write
         return Ok(());
     }
     let name = args.device.as_deref().unwrap_or_default();
-    let found = lookup::find(sysfs, name)?.ok_or_else(|| not_found(name))?;
+    let found = find(sysfs, name, args.exact_name)?.ok_or_else(|| not_found(name))?;
     out.write_all(render::device_xml(sysfs, &found, &names)?.as_bytes())?;
     Ok(())
 }
 
 fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
-    let found = lookup::find(sysfs, &args.device)?.ok_or_else(|| not_found(&args.device))?;
+    let found =
+        find(sysfs, &args.device, args.exact_name)?.ok_or_else(|| not_found(&args.device))?;
     let known = lookup::pci_set(sysfs)?;
     let is_pci = |a: &PciAddress| known.contains(a);
     // The fictional computer is active, persistent and autostarted; udev devices
@@ -427,9 +432,23 @@ struct BatchItem {
     error: Option<String>,
 }
 
+/// Finds a device; with `exact`, only by its exact node-device name, as virsh's
+/// `virNodeDeviceLookupByName` does (an address spelling is then not found).
+fn find(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<Option<Found>> {
+    let found = lookup::find(sysfs, name)?;
+    if !exact {
+        return Ok(found);
+    }
+    Ok(found.filter(|f| match f {
+        Found::Computer => name == COMPUTER,
+        Found::Pci(a) => a.nodedev_name() == name,
+        Found::Net(i) => i.nodedev_name() == name,
+    }))
+}
+
 /// Finds a PCI device for detach/reattach, with virsh's messages.
-fn pci_target(sysfs: &dyn Sysfs, name: &str) -> Result<PciAddress> {
-    match lookup::find(sysfs, name)? {
+fn pci_target(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<PciAddress> {
+    match find(sysfs, name, exact)? {
         Some(Found::Pci(a)) => Ok(a),
         Some(_) => Err(virsh_error(&[format!(
             "invalid argument: device {} is not a PCI device",
@@ -473,7 +492,11 @@ fn batch(
                 let op = &op;
                 scope.spawn(move || {
                     let result = (|| -> Result<Vec<Outcome>> {
-                        let address = pci_target(sysfs, name)?;
+                        let exact = match op {
+                            Op::Detach(a) => a.exact_name,
+                            Op::Reattach(a) => a.exact_name,
+                        };
+                        let address = pci_target(sysfs, name, exact)?;
                         match op {
                             Op::Detach(a) => {
                                 let opts = DetachOptions {
@@ -588,8 +611,6 @@ fn batch(
     }
     if json {
         serde_json::to_writer_pretty(&mut *out, &items)?;
-        out.write_all(b"\n")?;
-    } else if !cli.quiet {
         out.write_all(b"\n")?;
     }
     if any_failed {

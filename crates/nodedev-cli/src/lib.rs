@@ -6,6 +6,7 @@ mod commands;
 mod lookup;
 mod render;
 mod tree;
+pub mod virsh;
 
 pub use commands::{report, run, Backend, ReportedFailure};
 pub use lookup::Host;

@@ -246,3 +246,55 @@ fn handmade_old_kernel_unprivileged() {
     );
     check_scenario("handmade-old-kernel", t.path());
 }
+
+#[test]
+fn virsh_mode() {
+    // `nodedev virsh …` (what a `virsh` symlink runs): virsh's exact output for
+    // every read command, success and failure, byte for byte.
+    let f = support::workspace().join("tests/fixtures/qemu-q35-rich.tar");
+    let dir = tempfile::tempdir().unwrap();
+    hostdev_manager::snapshot::unpack_tar(std::fs::File::open(&f).unwrap(), dir.path()).unwrap();
+    let golden = support::workspace().join("tests/golden/virsh");
+    let cases: &[(&str, &[&str])] = &[
+        ("nodedev-list", &["nodedev-list"]),
+        ("nodedev-list-q", &["-q", "nodedev-list", "--cap", "pci"]),
+        (
+            "nodedev-list-tree",
+            &["-c", "qemu:///system", "nodedev-list", "--tree"],
+        ),
+        ("nodedev-list-inactive", &["nodedev-list", "--inactive"]),
+        ("nodedev-list-bad-cap", &["nodedev-list", "--cap", "bogus"]),
+        (
+            "nodedev-list-conflict",
+            &["nodedev-list", "--all", "--inactive"],
+        ),
+        ("nodedev-dumpxml", &["nodedev-dumpxml", "pci_0000_02_00_0"]),
+        (
+            "nodedev-dumpxml-device-option",
+            &["nodedev-dumpxml", "--device", "computer"],
+        ),
+        (
+            "nodedev-dumpxml-by-address",
+            &["nodedev-dumpxml", "0000:02:00.0"],
+        ),
+        ("nodedev-info", &["nodedev-info", "pci_0000_02_10_0"]),
+        ("nodedev-info-unknown", &["nodedev-info", "nosuch"]),
+        ("nodedev-detach-missing-device", &["nodedev-detach"]),
+        ("nodedev-reset", &["nodedev-reset", "pci_0000_00_01_0"]),
+        ("not-a-nodedev-command", &["start", "vm1"]),
+    ];
+    let mut failures = Vec::new();
+    for (name, args) in cases {
+        let mut argv = vec!["virsh"];
+        argv.extend_from_slice(args);
+        let out = support::nodedev(dir.path(), &argv);
+        let text = format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        failures.extend(support::check_golden(&golden.join(format!("{name}.txt")), &text).err());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

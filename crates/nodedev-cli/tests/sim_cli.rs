@@ -137,3 +137,60 @@ fn dry_run_and_json() {
         .unwrap()
         .contains("Could not find matching device 'nosuch'"));
 }
+
+fn virsh(sim: &SimKernel, state: &std::path::Path, args: &[&str]) -> Outcome {
+    let argv: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    match nodedev_cli::virsh::translate(&argv) {
+        Ok(ours) => {
+            let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+            nodedev(sim, state, &ours)
+        }
+        Err(nodedev_cli::virsh::Refusal(lines, _)) => Outcome {
+            code: 1,
+            stdout: String::new(),
+            stderr: lines.iter().map(|l| format!("error: {l}\n")).collect(),
+        },
+    }
+}
+
+#[test]
+fn virsh_mode_detach_and_reattach() {
+    let s = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let o = virsh(
+        &s,
+        dir.path(),
+        &["nodedev-dettach", "pci_0000_00_01_0", "--driver", "vfio"],
+    );
+    assert_eq!(
+        (o.code, o.stdout.as_str(), o.stderr.as_str()),
+        (0, "Device pci_0000_00_01_0 detached\n\n", "")
+    );
+    let o = virsh(
+        &s,
+        dir.path(),
+        &["-q", "nodedev-reattach", "--device", "pci_0000_00_01_0"],
+    );
+    assert_eq!((o.code, o.stdout.as_str(), o.stderr.as_str()), (0, "", ""));
+    // virsh looks devices up by exact name only.
+    let o = virsh(&s, dir.path(), &["nodedev-detach", "0000:00:01.0"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "error: Could not find matching device '0000:00:01.0'\nerror: Node device not found: no node device with matching name '0000:00:01.0'\n"
+    );
+    assert_eq!(
+        o.stdout, "\n",
+        "virsh's blank line follows a failed command too"
+    );
+    let o = virsh(
+        &s,
+        dir.path(),
+        &["nodedev-detach", "pci_0000_00_01_0", "--driver", "kvm"],
+    );
+    assert_eq!(
+        o.stderr,
+        "error: Failed to detach device pci_0000_00_01_0\nerror: argument unsupported: 'legacy KVM' device assignment is no longer supported on this system\n"
+    );
+    assert_eq!(s.driver_of("0000:00:01.0").as_deref(), Some("e1000e"));
+}
