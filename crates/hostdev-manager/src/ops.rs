@@ -675,6 +675,7 @@ impl Engine {
                 slot_added,
                 detached_at: state::now(),
                 pending: None,
+                owner: None,
             };
             self.state.save(&record).map_err(|source| OpError::State {
                 path: self.state.path().to_path_buf(),
@@ -852,6 +853,7 @@ impl Engine {
             slot_added: false,
             detached_at: state::now(),
             pending: Some(what.to_string()),
+            owner: None,
         };
         let _ = self.state.save(&record);
     }

@@ -63,6 +63,10 @@ pub struct Record {
     /// Anything left in an intermediate state, in words (e.g. an unbind still pending).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
+    /// Who asked for the detach when it was not a person: `hook:<domain>` for the
+    /// libvirt hook, which gives back only what it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The state directory.
@@ -204,6 +208,7 @@ mod tests {
             slot_added: false,
             detached_at: 1,
             pending: None,
+            owner: None,
         }
     }
 

@@ -54,6 +54,9 @@ pub enum Command {
     /// Work with node-device XML documents.
     #[command(subcommand)]
     Xml(XmlCommand),
+    /// The libvirt hook entry point, and its installation.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// virsh's command line (`nodedev virsh nodedev-detach pci_…`), for scripts
     /// written for virsh; also what runs when this binary is invoked as `virsh`.
     Virsh {
@@ -177,6 +180,35 @@ pub struct InfoArgs {
 pub struct SnapshotArgs {
     /// The tar file to write (`-` for standard output).
     pub output: PathBuf,
+}
+
+/// `nodedev hook …`.
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// What libvirtd runs: /etc/libvirt/hooks/qemu.d/* DOMAIN OPERATION SUB-OPERATION EXTRA,
+    /// with the domain XML on standard input.
+    Qemu {
+        /// The domain's name.
+        domain: String,
+        /// prepare, start, started, stopped, release, migrate, restore, reconnect, attach.
+        operation: String,
+        /// begin, end or -.
+        sub_operation: String,
+        /// Extra argument (- when none).
+        extra: Option<String>,
+    },
+    /// Put the hook into DIR/qemu.d/ (idempotent; libvirtd reads hooks when it starts).
+    Install {
+        /// libvirt's hook directory.
+        #[arg(long, default_value = "/etc/libvirt/hooks")]
+        dir: PathBuf,
+    },
+    /// Remove the hook from DIR/qemu.d/.
+    Uninstall {
+        /// libvirt's hook directory.
+        #[arg(long, default_value = "/etc/libvirt/hooks")]
+        dir: PathBuf,
+    },
 }
 
 /// `nodedev xml …`.

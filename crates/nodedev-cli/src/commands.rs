@@ -17,8 +17,8 @@ use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
 use crate::cli::{
-    Cli, Command, DetachArgs, DumpxmlArgs, InfoArgs, ListArgs, Method, ReattachArgs, SnapshotArgs,
-    XmlCommand,
+    Cli, Command, DetachArgs, DumpxmlArgs, HookCommand, InfoArgs, ListArgs, Method, ReattachArgs,
+    SnapshotArgs, XmlCommand,
 };
 use crate::lookup::{self, Found, Host};
 use crate::render::{self, Names};
@@ -165,10 +165,63 @@ impl Backend {
     }
 }
 
-/// Runs one command, writing its output to `out` and its diagnostics to `err`.
+/// Runs one command, writing its output to `out` and its diagnostics to `err`;
+/// standard input is the process's.
 pub fn run(cli: &Cli, backend: &Backend, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    run_with_input(cli, backend, &mut std::io::stdin().lock(), out, err)
+}
+
+/// [`run`] with the given standard input (the hook reads the domain XML there).
+pub fn run_with_input(
+    cli: &Cli,
+    backend: &Backend,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
     if let Command::Xml(XmlCommand::Normalize { file }) = &cli.command {
         return xml_normalize(file, out);
+    }
+    if let Command::Hook(h) = &cli.command {
+        return match h {
+            HookCommand::Qemu {
+                domain,
+                operation,
+                sub_operation,
+                ..
+            } => {
+                // Only prepare and release need the engine (and a live kernel).
+                if !matches!(
+                    (operation.as_str(), sub_operation.as_str()),
+                    ("prepare", "begin") | ("release", "end")
+                ) {
+                    return Ok(());
+                }
+                crate::hook::qemu(
+                    &backend.engine()?,
+                    domain,
+                    operation,
+                    sub_operation,
+                    input,
+                    err,
+                )
+            }
+            HookCommand::Install { dir } => {
+                let exe = std::env::current_exe().context("cannot find the nodedev binary")?;
+                let path = crate::hook::install(dir, &exe)?;
+                writeln!(
+                    err,
+                    "hook installed: {} (restart libvirtd to load it)",
+                    path.display()
+                )?;
+                Ok(())
+            }
+            HookCommand::Uninstall { dir } => {
+                let path = crate::hook::uninstall(dir)?;
+                writeln!(err, "hook removed: {}", path.display())?;
+                Ok(())
+            }
+        };
     }
     let sysfs = backend.host.sysfs();
     let result = match &cli.command {
@@ -180,7 +233,7 @@ pub fn run(cli: &Cli, backend: &Backend, out: &mut dyn Write, err: &mut dyn Writ
         Command::Reattach(args) => batch(cli, backend, Op::Reattach(args), out, err),
         Command::Snapshot(args) => return snapshot(sysfs, args, out),
         Command::Virsh { .. } => Err(anyhow::anyhow!("virsh mode is translated before run()")),
-        Command::Xml(_) => unreachable!("handled above"),
+        Command::Xml(_) | Command::Hook(_) => unreachable!("handled above"),
     };
     // virsh prints a blank line after every command, failed ones too, unless -q.
     if !cli.quiet {

@@ -3,10 +3,11 @@
 
 pub mod cli;
 mod commands;
+pub mod hook;
 mod lookup;
 mod render;
 mod tree;
 pub mod virsh;
 
-pub use commands::{report, run, Backend, ReportedFailure};
+pub use commands::{report, run, run_with_input, Backend, ReportedFailure};
 pub use lookup::Host;

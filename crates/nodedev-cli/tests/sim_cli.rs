@@ -194,3 +194,233 @@ fn virsh_mode_detach_and_reattach() {
     );
     assert_eq!(s.driver_of("0000:00:01.0").as_deref(), Some("e1000e"));
 }
+
+// ---- the libvirt hook ---------------------------------------------------------
+
+fn hook_sim() -> SimKernel {
+    let s = SimKernel::new();
+    s.load_driver(DriverSpec::host("nouveau", &[(0x10de, 0x2204)]));
+    s.load_driver(DriverSpec::host("snd_hda_intel", &[(0x10de, 0x1aef)]));
+    s.load_driver(DriverSpec::host("igbvf", &[(0x8086, 0x10ca)]));
+    s.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
+    s.load_driver(DriverSpec::vfio_pci());
+    s.add_device(DeviceSpec::endpoint("0000:01:00.0", 0x10de, 0x2204, 1));
+    s.add_device(DeviceSpec::endpoint("0000:01:00.1", 0x10de, 0x1aef, 1));
+    s.add_device(DeviceSpec::endpoint("0000:02:00.0", 0x8086, 0x10d3, 2));
+    s.add_device(DeviceSpec::endpoint("0000:03:10.2", 0x8086, 0x10ca, 5));
+    s.add_device(DeviceSpec::endpoint("0000:04:00.0", 0x8086, 0x10d3, 3));
+    s
+}
+
+/// A single-GPU passthrough domain: the GPU unmanaged, its audio function through
+/// our metadata (the GPU's whole IOMMU group), an SR-IOV VF as a hostdev
+/// interface, a managed NIC libvirt handles itself, and a skipped hostdev.
+const GPU_DOMAIN: &str = r#"<domain type='kvm'>
+  <name>gaming</name>
+  <metadata>
+    <shim:hostdevs xmlns:shim="https://nodedev-shim.dev/xmlns/hook/1">
+      <shim:group address='0000:01:00.0'/>
+      <shim:skip address='0000:04:00.0'/>
+    </shim:hostdevs>
+  </metadata>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <driver name='vfio'/>
+      <source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x04' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <interface type='hostdev' managed='no'>
+      <mac address='52:54:00:6d:90:02'/>
+      <driver name='vfio'/>
+      <source><address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x2'/></source>
+    </interface>
+  </devices>
+</domain>
+"#;
+
+fn hook(sim: &SimKernel, state: &std::path::Path, op: &str, sub: &str, input: &[u8]) -> Outcome {
+    let argv = vec![
+        "nodedev",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "hook",
+        "qemu",
+        "gaming",
+        op,
+        sub,
+        "-",
+    ];
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let backend = Backend {
+        host: Host::live(Arc::new(sim.clone())),
+        modules: Arc::new(sim.clone()),
+        state_dir: state.to_path_buf(),
+        unbind_timeout: std::time::Duration::from_secs(5),
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut input = input;
+    let code = match nodedev_cli::run_with_input(&cli, &backend, &mut input, &mut out, &mut err) {
+        Ok(()) => 0,
+        Err(e) => {
+            report(&e, &mut err);
+            1
+        }
+    };
+    Outcome {
+        code,
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
+fn drivers(s: &SimKernel) -> Vec<Option<String>> {
+    [
+        "0000:01:00.0",
+        "0000:01:00.1",
+        "0000:02:00.0",
+        "0000:03:10.2",
+        "0000:04:00.0",
+    ]
+    .iter()
+    .map(|a| s.driver_of(a))
+    .collect()
+}
+
+#[test]
+fn hook_prepare_then_release_ends_where_it_started() {
+    let s = hook_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let before = drivers(&s);
+    let o = hook(&s, dir.path(), "prepare", "begin", GPU_DOMAIN.as_bytes());
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, "", "a qemu.d hook must print nothing on stdout");
+    let vfio = Some("vfio-pci".to_string());
+    assert_eq!(
+        drivers(&s),
+        vec![
+            vfio.clone(),
+            vfio.clone(),
+            before[2].clone(),
+            vfio,
+            before[4].clone()
+        ]
+    );
+    // Started, stopped and the other operations do nothing and read nothing.
+    for (op, sub) in [
+        ("start", "begin"),
+        ("started", "begin"),
+        ("stopped", "end"),
+        ("migrate", "begin"),
+    ] {
+        let o = hook(&s, dir.path(), op, sub, b"<not even xml");
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (0, "", ""),
+            "{op} {sub}"
+        );
+    }
+    let o = hook(&s, dir.path(), "release", "end", b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(drivers(&s), before);
+    assert_eq!(
+        nodedev(&s, dir.path(), &["-q", "list", "--detached"]).stdout,
+        ""
+    );
+}
+
+#[test]
+fn hook_gives_back_only_what_it_took() {
+    let s = hook_sim();
+    let dir = tempfile::tempdir().unwrap();
+    // The admin detached the VF by hand before the domain started.
+    assert_eq!(
+        nodedev(&s, dir.path(), &["-q", "detach", "pci_0000_03_10_2"]).code,
+        0
+    );
+    assert_eq!(
+        hook(&s, dir.path(), "prepare", "begin", GPU_DOMAIN.as_bytes()).code,
+        0
+    );
+    assert_eq!(hook(&s, dir.path(), "release", "end", b"").code, 0);
+    assert_eq!(
+        s.driver_of("0000:03:10.2").as_deref(),
+        Some("vfio-pci"),
+        "still the admin's"
+    );
+    assert_eq!(s.driver_of("0000:01:00.0").as_deref(), Some("nouveau"));
+}
+
+#[test]
+fn hook_failure_rolls_back_and_aborts_the_start() {
+    let s = hook_sim();
+    let dir = tempfile::tempdir().unwrap();
+    let before = drivers(&s);
+    s.fail_write("0000:03:10.2/driver_override", 1, 16);
+    let o = hook(&s, dir.path(), "prepare", "begin", GPU_DOMAIN.as_bytes());
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout, "");
+    let last = o.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: gaming: cannot detach 0000:03:10.2:")
+            && last.contains("given back"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(drivers(&s), before);
+}
+
+#[test]
+fn malformed_domain_xml_changes_nothing() {
+    for bad in [
+        &b"<domain><name>x</name>"[..],
+        b"<!DOCTYPE domain [<!ENTITY a 'b'>]><domain>&a;</domain>",
+        b"<domain><devices><hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x1ff' slot='0' function='0'/></source></hostdev></devices></domain>",
+        b"\xff\xfe",
+    ] {
+        let s = hook_sim();
+        let dir = tempfile::tempdir().unwrap();
+        s.clear_log();
+        let o = hook(&s, dir.path(), "prepare", "begin", bad);
+        assert_eq!(o.code, 1, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(o.stdout, "");
+        assert_eq!(o.stderr.lines().count(), 1, "one line for libvirt's log: {}", o.stderr);
+        assert!(o.stderr.starts_with("error: "), "{}", o.stderr);
+        assert!(s.writes().is_empty());
+    }
+}
+
+#[test]
+fn hook_install_and_uninstall_are_idempotent() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::path::Path::new("/usr/local/bin/nodedev");
+    let p1 = nodedev_cli::hook::install(dir.path(), exe).unwrap();
+    let p2 = nodedev_cli::hook::install(dir.path(), exe).unwrap();
+    assert_eq!(p1, p2);
+    assert_eq!(p1, dir.path().join("qemu.d/50-nodedev-shim"));
+    let text = std::fs::read_to_string(&p1).unwrap();
+    assert!(
+        text.starts_with("#!/bin/sh\n")
+            && text.contains("exec '/usr/local/bin/nodedev' hook qemu \"$@\""),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&p1).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("qemu.d"))
+            .unwrap()
+            .count(),
+        1,
+        "no temporary file left"
+    );
+    nodedev_cli::hook::uninstall(dir.path()).unwrap();
+    nodedev_cli::hook::uninstall(dir.path()).unwrap();
+    assert!(!p1.exists());
+}

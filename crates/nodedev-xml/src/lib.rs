@@ -41,10 +41,12 @@
 //! the document malformed).
 #![deny(missing_docs)]
 
+mod domain;
 mod model;
 mod parse;
 mod write;
 
+pub use domain::{domain_hostdevs, DomainHostdevs, DomainPciDevice, HookMetadata, HOOK_NAMESPACE};
 pub use model::*;
 pub use parse::{parse, MAX_DEPTH, MAX_INPUT};
 pub use write::escape;

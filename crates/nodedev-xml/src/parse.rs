@@ -19,11 +19,11 @@ pub const MAX_DEPTH: usize = 32;
 
 /// An element of the tree.
 #[derive(Debug)]
-struct Element {
-    name: String,
-    attrs: Vec<(String, String)>,
-    children: Vec<Element>,
-    text: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
+    pub(crate) attrs: Vec<(String, String)>,
+    pub(crate) children: Vec<Element>,
+    pub(crate) text: String,
 }
 
 fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
@@ -106,7 +106,7 @@ fn attribute_value(raw: &str) -> Result<String, XmlError> {
     Ok(out)
 }
 
-fn build_tree(xml: &str) -> Result<Element, XmlError> {
+pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
     if xml.len() > MAX_INPUT {
         return Err(XmlError::TooLarge { limit: MAX_INPUT });
     }
@@ -258,7 +258,7 @@ impl Ctx {
 }
 
 impl Element {
-    fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
