@@ -107,6 +107,48 @@ if [ "$IOMMU" = yes ]; then
     run hold-reattach 0 $N reattach pci_0000_07_00_0 && expect_driver hold-back 0000:07:00.0 e1000e
   fi
 
+  # The libvirt hook: a domain with an unmanaged e1000e, the pcie-pci-bridge
+  # group through our metadata, an igb VF as a hostdev interface and a managed
+  # hostdev that must stay untouched. prepare then release ends where it started.
+  cat > /tmp/domain.xml <<'XML'
+<domain type='kvm'>
+  <name>rig-vm</name>
+  <metadata>
+    <shim:hostdevs xmlns:shim="https://nodedev-shim.dev/xmlns/hook/1">
+      <shim:group address='0000:09:01.0'/>
+    </shim:hostdevs>
+  </metadata>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x07' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <interface type='hostdev' managed='no'>
+      <driver name='vfio'/>
+      <source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x2'/></source>
+    </interface>
+  </devices>
+</domain>
+XML
+  before=$(for b in 0000:01:00.0 0000:07:00.0 0000:02:10.2 0000:09:01.0 0000:09:02.0; do driver_of $b; done | tr '\n' ' ')
+  if run hook-prepare 0 $N hook qemu rig-vm prepare begin - < /tmp/domain.xml; then
+    [ ! -s out/hook-prepare.out ] && pass hook-prepare-silent-on-stdout || fail hook-prepare-silent-on-stdout "$(cat out/hook-prepare.out)"
+    for b in 0000:01:00.0 0000:02:10.2 0000:09:01.0 0000:09:02.0; do expect_driver "hook-prepared-$b" $b vfio-pci; done
+    expect_driver hook-managed-untouched 0000:07:00.0 e1000e
+  fi
+  run hook-started 0 $N hook qemu rig-vm started begin - < /dev/null
+  run hook-release 0 $N hook qemu rig-vm release end shutdown < /dev/null
+  after=$(for b in 0000:01:00.0 0000:07:00.0 0000:02:10.2 0000:09:01.0 0000:09:02.0; do driver_of $b; done | tr '\n' ' ')
+  [ "$before" = "$after" ] && pass hook-round-trip || fail hook-round-trip "before '$before' after '$after'"
+  printf '<domain><devices>' | $N hook qemu rig-vm prepare begin - > out/hook-bad.out 2> out/hook-bad.err
+  [ $? -ne 0 ] && [ "$(wc -l < out/hook-bad.err)" -eq 1 ] && pass hook-malformed-one-line || fail hook-malformed-one-line "$(cat out/hook-bad.err)"
+  # virsh mode, as a symlink.
+  ln -sf /tmp/nodedev /tmp/virsh
+  /tmp/virsh nodedev-detach pci_0000_00_05_2 > out/virsh-detach.out 2>&1 && expect_driver virsh-detach 0000:00:05.2 vfio-pci
+  /tmp/virsh -q nodedev-reattach pci_0000_00_05_2 > out/virsh-reattach.out 2>&1 && expect_driver virsh-reattach 0000:00:05.2 e1000e
+
   # Four processes, each looping detach/reattach on its own device.
   for bdf in 0000:00:01.0 0000:00:05.0 0000:00:05.1 0000:01:00.0; do
     (
