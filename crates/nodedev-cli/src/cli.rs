@@ -54,6 +54,17 @@ pub enum Command {
     /// Work with node-device XML documents.
     #[command(subcommand)]
     Xml(XmlCommand),
+    /// Detach or reattach every PCI host device of a domain document.
+    Apply {
+        /// detach or reattach.
+        #[arg(value_parser = ["detach", "reattach"])]
+        action: String,
+        /// The domain XML (`-` for standard input).
+        domain: PathBuf,
+        /// Detach even what the tool refuses to protect the host.
+        #[arg(long)]
+        force: bool,
+    },
     /// The libvirt hook entry point, and its installation.
     #[command(subcommand)]
     Hook(HookCommand),
@@ -102,8 +113,12 @@ pub enum Method {
 #[derive(Args, Debug)]
 pub struct DetachArgs {
     /// Devices (names or PCI addresses); several are detached in parallel.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "xml")]
     pub devices: Vec<String>,
+    /// Take the device from a node-device document or a `<hostdev>` element
+    /// (whose `<driver name/model>` picks the stub unless --driver does).
+    #[arg(long, value_name = "FILE", conflicts_with = "devices")]
+    pub xml: Option<PathBuf>,
     /// The stub: `vfio` (default: the best VFIO variant, else vfio-pci), `xen`
     /// (pciback), or a driver name such as `pci-stub`.
     #[arg(long, value_name = "DRIVER")]
@@ -132,8 +147,11 @@ pub struct DetachArgs {
 #[derive(Args, Debug)]
 pub struct ReattachArgs {
     /// Devices (names or PCI addresses); several are reattached in parallel.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "xml")]
     pub devices: Vec<String>,
+    /// Take the device from a node-device document or a `<hostdev>` element.
+    #[arg(long, value_name = "FILE", conflicts_with = "devices")]
+    pub xml: Option<PathBuf>,
     /// Reattach even if the identity differs from the record or the host uses the device.
     #[arg(long)]
     pub force: bool,

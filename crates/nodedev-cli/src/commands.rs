@@ -230,6 +230,11 @@ pub fn run_with_input(
         Command::Dumpxml(args) => dumpxml(sysfs, cli, args, out),
         Command::Info(args) => info(sysfs, args, out),
         Command::Detach(args) => batch(cli, backend, Op::Detach(args), out, err),
+        Command::Apply {
+            action,
+            domain,
+            force,
+        } => apply(backend, action, domain, *force, cli.quiet, out, err),
         Command::Reattach(args) => batch(cli, backend, Op::Reattach(args), out, err),
         Command::Snapshot(args) => return snapshot(sysfs, args, out),
         Command::Virsh { .. } => Err(anyhow::anyhow!("virsh mode is translated before run()")),
@@ -520,12 +525,21 @@ fn batch(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let (devices, json, dry_run) = match &op {
-        Op::Detach(a) => (&a.devices, a.json, a.dry_run),
-        Op::Reattach(a) => (&a.devices, a.json, a.dry_run),
+    let (listed, xml, json, dry_run) = match &op {
+        Op::Detach(a) => (&a.devices, &a.xml, a.json, a.dry_run),
+        Op::Reattach(a) => (&a.devices, &a.xml, a.json, a.dry_run),
     };
-    // Bad input is rejected before anything is written.
+    // Bad input (a document, a driver name) is rejected before anything is written.
+    let (devices, xml_driver) = match xml {
+        Some(path) => {
+            let (name, driver) = xml_target(path)?;
+            (vec![name], driver)
+        }
+        None => (listed.clone(), None),
+    };
+    let devices = &devices;
     let driver = match &op {
+        Op::Detach(a) if a.driver.is_none() && xml_driver.is_some() => xml_driver,
         Op::Detach(a) => Some(DriverRequest::parse(a.driver.as_deref()).map_err(|e| {
             virsh_error(&[
                 format!("Failed to detach device {}", shown(&devices[0])),
@@ -698,6 +712,165 @@ fn list_detached(backend: &Backend, args: &ListArgs, out: &mut dyn Write) -> Res
             write!(out, "  pending: {p}")?;
         }
         writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Reads an XML input: standard input for `-`, else the file; bounded.
+fn read_xml(path: &Path) -> Result<String> {
+    let what = path.display().to_string();
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("failed to open {what}"))?)
+    };
+    let mut text = String::new();
+    reader
+        .take(MAX_XML_INPUT + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("failed to read {what} as UTF-8 text"))?;
+    anyhow::ensure!(
+        text.len() as u64 <= MAX_XML_INPUT,
+        "{what}: document is larger than 16 MiB"
+    );
+    Ok(text)
+}
+
+/// The driver a `<hostdev>`'s `<driver>` asks for.
+fn hostdev_driver(d: &nodedev_xml::DomainPciDevice) -> Result<DriverRequest> {
+    match &d.driver_model {
+        Some(model) => Ok(DriverRequest::Named(pci_types::DriverName::new(model)?)),
+        None => Ok(DriverRequest::parse(d.driver_name.as_deref())?),
+    }
+}
+
+/// `--xml FILE`: a `<hostdev>`/`<interface type='hostdev'>` element (with its
+/// driver) or a node-device document (its PCI capability's address).
+fn xml_target(path: &Path) -> Result<(String, Option<DriverRequest>)> {
+    let text = read_xml(path)?;
+    let what = path.display();
+    if let Ok(h) = nodedev_xml::hostdev_element(&text) {
+        return Ok((h.address.nodedev_name(), Some(hostdev_driver(&h)?)));
+    }
+    let dev = nodedev_xml::parse(&text).with_context(|| {
+        format!("{what}: neither a <hostdev> element nor a node-device document")
+    })?;
+    let pci = dev
+        .capabilities
+        .iter()
+        .find_map(|c| match c {
+            nodedev_xml::Capability::Pci(p) => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            virsh_error(&[format!(
+                "invalid argument: device {} is not a PCI device",
+                dev.name
+            )])
+        })?;
+    let small = |v: u32, n: &str| {
+        u8::try_from(v).with_context(|| format!("{what}: {n} {v} is out of range"))
+    };
+    let address = PciAddress::new(
+        pci.domain,
+        small(pci.bus, "bus")?,
+        small(pci.slot, "slot")?,
+        small(pci.function, "function")?,
+    )
+    .with_context(|| format!("{what}: not a PCI address"))?;
+    Ok((address.nodedev_name(), None))
+}
+
+/// `nodedev apply detach|reattach DOMAIN.xml`: every PCI hostdev and hostdev
+/// interface of the domain (managed or not), minus the metadata's skips, plus its
+/// devices and groups.
+fn apply(
+    backend: &Backend,
+    action: &str,
+    domain: &Path,
+    force: bool,
+    quiet: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let doc = nodedev_xml::domain_hostdevs(&read_xml(domain)?)
+        .with_context(|| format!("{}: not a usable domain document", domain.display()))?;
+    let engine = backend.engine()?;
+    let skip = &doc.metadata.skip;
+    let mut plan: Vec<(PciAddress, DriverRequest, bool)> = Vec::new();
+    for d in doc.devices.iter().filter(|d| !skip.contains(&d.address)) {
+        plan.push((d.address, hostdev_driver(d)?, false));
+    }
+    plan.extend(
+        doc.metadata
+            .devices
+            .iter()
+            .map(|a| (*a, DriverRequest::Vfio, false)),
+    );
+    plan.extend(
+        doc.metadata
+            .groups
+            .iter()
+            .map(|a| (*a, DriverRequest::Vfio, true)),
+    );
+    let detach = action == "detach";
+    let mut failed = false;
+    for (address, driver, group) in plan {
+        let name = address.nodedev_name();
+        let result = if detach {
+            let opts = DetachOptions {
+                driver,
+                method: MethodChoice::Auto,
+                force,
+                dry_run: false,
+            };
+            if group {
+                engine.detach_group(address, &opts).map(|_| ())
+            } else {
+                engine.detach(address, &opts).map(|_| ())
+            }
+        } else {
+            let members = if group {
+                device::iommu_group(backend.host.sysfs(), &address)?
+                    .map_or_else(|| vec![address], |g| g.members)
+            } else {
+                vec![address]
+            };
+            members
+                .into_iter()
+                .filter(|m| *m == address || engine.state().load(m).ok().flatten().is_some())
+                .try_for_each(|m| {
+                    engine
+                        .reattach(
+                            m,
+                            &ReattachOptions {
+                                force,
+                                dry_run: false,
+                            },
+                        )
+                        .map(|_| ())
+                })
+        };
+        match result {
+            Ok(()) if !quiet => writeln!(
+                out,
+                "Device {name} {}",
+                if detach { "detached" } else { "re-attached" }
+            )?,
+            Ok(()) => {}
+            Err(e) => {
+                failed = true;
+                writeln!(
+                    err,
+                    "error: Failed to {} device {name}",
+                    if detach { "detach" } else { "re-attach" }
+                )?;
+                writeln!(err, "error: {e}")?;
+            }
+        }
+    }
+    if failed {
+        return Err(ReportedFailure.into());
     }
     Ok(())
 }

@@ -168,6 +168,28 @@ fn metadata(meta: &Element) -> Result<HookMetadata, XmlError> {
     Ok(out)
 }
 
+/// Reads one `<hostdev mode='subsystem' type='pci'>` or `<interface
+/// type='hostdev'>` element on its own (`nodedev detach --xml`).
+pub fn hostdev_element(xml: &str) -> Result<DomainPciDevice, XmlError> {
+    let el = build_tree(xml)?;
+    let is_pci_hostdev = el.name == "hostdev" && el.attr("type") == Some("pci");
+    let is_hostdev_interface = el.name == "interface" && el.attr("type") == Some("hostdev");
+    if !(is_pci_hostdev || is_hostdev_interface) {
+        return Err(invalid(format!(
+            "<{}> is not a PCI <hostdev> or an <interface type='hostdev'>",
+            el.name
+        )));
+    }
+    let driver = child(&el, "driver");
+    Ok(DomainPciDevice {
+        address: source_address(&el, &format!("<{}>", el.name))?,
+        managed: el.attr("managed") == Some("yes"),
+        driver_name: driver.and_then(|d| d.attr("name")).map(str::to_string),
+        driver_model: driver.and_then(|d| d.attr("model")).map(str::to_string),
+        interface: is_hostdev_interface,
+    })
+}
+
 /// Reads the PCI host devices of a domain document (the document libvirt hands
 /// its hooks on standard input). Fails on a document that is not well-formed, is
 /// not a `<domain>`, or has a PCI hostdev whose address libvirt would reject.

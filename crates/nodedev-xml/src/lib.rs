@@ -46,7 +46,9 @@ mod model;
 mod parse;
 mod write;
 
-pub use domain::{domain_hostdevs, DomainHostdevs, DomainPciDevice, HookMetadata, HOOK_NAMESPACE};
+pub use domain::{
+    domain_hostdevs, hostdev_element, DomainHostdevs, DomainPciDevice, HookMetadata, HOOK_NAMESPACE,
+};
 pub use model::*;
 pub use parse::{parse, MAX_DEPTH, MAX_INPUT};
 pub use write::escape;
