@@ -439,23 +439,51 @@ fn detach_from_a_hostdev_element_or_a_node_device_document() {
     .unwrap();
     let state = dir.path().join("state");
     let o = nodedev(&s, &state, &["detach", "--xml", hostdev.to_str().unwrap()]);
-    assert_eq!((o.code, o.stdout.as_str()), (0, "Device pci_0000_02_00_0 detached\n\n"), "{}", o.stderr);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "Device pci_0000_02_00_0 detached\n\n"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(s.driver_of("0000:02:00.0").as_deref(), Some("vfio-pci"));
-    let o = nodedev(&s, &state, &["-q", "reattach", "--xml", hostdev.to_str().unwrap()]);
+    let o = nodedev(
+        &s,
+        &state,
+        &["-q", "reattach", "--xml", hostdev.to_str().unwrap()],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(s.driver_of("0000:02:00.0").as_deref(), Some("e1000e"));
     // A node-device document, as `nodedev dumpxml` prints it.
     let nodedev_doc = dir.path().join("dev.xml");
     std::fs::write(&nodedev_doc, "<device>\n  <name>pci_0000_04_00_0</name>\n  <capability type='pci'>\n    <domain>0</domain>\n    <bus>4</bus>\n    <slot>0</slot>\n    <function>0</function>\n    <product id='0x10d3'/>\n    <vendor id='0x8086'/>\n  </capability>\n</device>\n").unwrap();
-    let o = nodedev(&s, &state, &["detach", "--driver", "vfio-pci", "--xml", nodedev_doc.to_str().unwrap()]);
+    let o = nodedev(
+        &s,
+        &state,
+        &[
+            "detach",
+            "--driver",
+            "vfio-pci",
+            "--xml",
+            nodedev_doc.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(s.driver_of("0000:04:00.0").as_deref(), Some("vfio-pci"));
     // Garbage: refused before anything is written.
     s.clear_log();
     std::fs::write(&nodedev_doc, "<domain/>").unwrap();
-    let o = nodedev(&s, &state, &["detach", "--xml", nodedev_doc.to_str().unwrap()]);
+    let o = nodedev(
+        &s,
+        &state,
+        &["detach", "--xml", nodedev_doc.to_str().unwrap()],
+    );
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("neither a <hostdev> element nor a node-device document"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("neither a <hostdev> element nor a node-device document"),
+        "{}",
+        o.stderr
+    );
     assert!(s.writes().is_empty());
 }
 
@@ -475,8 +503,21 @@ fn apply_handles_every_pci_hostdev_of_a_domain() {
     );
     // Managed ones too (apply is not the hook); the skipped one stays.
     let vfio = Some("vfio-pci".to_string());
-    assert_eq!(drivers(&s), vec![vfio.clone(), vfio.clone(), vfio.clone(), vfio, before[4].clone()]);
-    let o = nodedev(&s, &state, &["-q", "apply", "reattach", domain.to_str().unwrap()]);
+    assert_eq!(
+        drivers(&s),
+        vec![
+            vfio.clone(),
+            vfio.clone(),
+            vfio.clone(),
+            vfio,
+            before[4].clone()
+        ]
+    );
+    let o = nodedev(
+        &s,
+        &state,
+        &["-q", "apply", "reattach", domain.to_str().unwrap()],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(drivers(&s), before);
 }
