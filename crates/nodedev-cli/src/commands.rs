@@ -168,7 +168,8 @@ impl Backend {
 /// Runs one command, writing its output to `out` and its diagnostics to `err`;
 /// standard input is the process's.
 pub fn run(cli: &Cli, backend: &Backend, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    run_with_input(cli, backend, &mut std::io::stdin().lock(), out, err)
+    // Not locked here: xml normalize and --xml - take the lock themselves.
+    run_with_input(cli, backend, &mut std::io::stdin(), out, err)
 }
 
 /// [`run`] with the given standard input (the hook reads the domain XML there).
