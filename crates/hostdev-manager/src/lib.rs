@@ -23,6 +23,7 @@ pub mod net;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;
+pub mod reset;
 pub mod snapshot;
 pub mod state;
 pub mod stub;

@@ -607,6 +607,14 @@ impl Engine {
         result
     }
 
+    /// Locks devices for an operation of another module (reset).
+    pub(crate) fn lock_devices(
+        &self,
+        addresses: &[PciAddress],
+    ) -> Result<state::LockGuard, OpError> {
+        self.lock(addresses)
+    }
+
     fn lock(&self, addresses: &[PciAddress]) -> Result<state::LockGuard, OpError> {
         self.state.lock(addresses).map_err(|source| OpError::State {
             path: self.state.path().to_path_buf(),

@@ -49,6 +49,8 @@ pub enum Command {
     Detach(DetachArgs),
     /// Give devices back to their host drivers (virsh nodedev-reattach).
     Reattach(ReattachArgs),
+    /// Reset devices with the kernel's function reset (virsh nodedev-reset).
+    Reset(ResetArgs),
     /// Write the sysfs subset this tool reads into a tar, for bug reports and `--root`.
     Snapshot(SnapshotArgs),
     /// Work with node-device XML documents.
@@ -158,6 +160,30 @@ pub struct ReattachArgs {
     /// Print the sysfs writes that would be made, and make none.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Accept only exact node-device names, as virsh does (virsh mode).
+    #[arg(long, hide = true)]
+    pub exact_name: bool,
+}
+
+/// `nodedev reset`.
+#[derive(Args, Debug)]
+pub struct ResetArgs {
+    /// Devices (names or PCI addresses).
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+    /// Only this method (flr, af_flr, pm, bus, acpi, device_specific, cxl_bus),
+    /// through reset_method (Linux ≥ 5.15); the list is restored afterwards.
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Reset a device bound to vfio too (vfio resets it itself; skipped otherwise).
+    #[arg(long)]
+    pub force: bool,
+    /// Show the methods the device offers and what the tool would use; reset nothing.
+    #[arg(long)]
+    pub list: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -18,7 +18,7 @@ use pci_types::PciAddress;
 
 use crate::cli::{
     Cli, Command, DetachArgs, DumpxmlArgs, HookCommand, InfoArgs, ListArgs, Method, ReattachArgs,
-    SnapshotArgs, XmlCommand,
+    ResetArgs, SnapshotArgs, XmlCommand,
 };
 use crate::lookup::{self, Found, Host};
 use crate::render::{self, Names};
@@ -154,7 +154,7 @@ impl Backend {
     fn engine(&self) -> Result<Engine> {
         anyhow::ensure!(
             self.host.is_live(),
-            "--root names a snapshot: detach and reattach need a live kernel"
+            "--root names a snapshot: detach, reattach, reset and the hook need a live kernel"
         );
         Ok(Engine::new(
             self.host.sysfs_arc(),
@@ -231,6 +231,7 @@ pub fn run_with_input(
         Command::Dumpxml(args) => dumpxml(sysfs, cli, args, out),
         Command::Info(args) => info(sysfs, args, out),
         Command::Detach(args) => batch(cli, backend, Op::Detach(args), out, err),
+        Command::Reset(args) => reset(cli, backend, args, out, err),
         Command::Apply {
             action,
             domain,
@@ -869,6 +870,92 @@ fn apply(
                 writeln!(err, "error: {e}")?;
             }
         }
+    }
+    if failed {
+        return Err(ReportedFailure.into());
+    }
+    Ok(())
+}
+
+/// `nodedev reset`: one device after another (resets of functions on one bus must
+/// not overlap), virsh's `Device X reset` or two `error:` lines each.
+fn reset(
+    cli: &Cli,
+    backend: &Backend,
+    args: &ResetArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    use hostdev_manager::reset::{ResetOptions, ResetOutcome};
+    let engine = backend.engine()?;
+    let sysfs = backend.host.sysfs();
+    let mut failed = false;
+    let mut json = Vec::new();
+    for name in &args.devices {
+        let result = (|| -> Result<serde_json::Value> {
+            let address = pci_target(sysfs, name, args.exact_name)?;
+            if args.list {
+                let plan = engine.reset_plan(address)?;
+                if !args.json {
+                    writeln!(out, "{}:", address.nodedev_name())?;
+                    writeln!(
+                        out,
+                        "  {:<14} {}",
+                        "reset file:",
+                        if plan.kernel_reset { "yes" } else { "no" }
+                    )?;
+                    let methods = plan.methods.as_ref().map_or_else(
+                        || "(no reset_method: Linux < 5.15)".to_string(),
+                        |m| m.join(" "),
+                    );
+                    writeln!(out, "  {:<14} {methods}", "reset_method:")?;
+                    writeln!(out, "  {:<14} {}", "would use:", plan.would_use)?;
+                }
+                return Ok(serde_json::to_value(plan)?);
+            }
+            let outcome = engine.reset(
+                address,
+                &ResetOptions {
+                    method: args.method.clone(),
+                    force: args.force,
+                },
+            )?;
+            if let ResetOutcome::SkippedVfio { driver } = &outcome {
+                writeln!(err, "note: {address} is bound to {driver}, which resets it itself: nothing done (--force resets it anyway)")?;
+            }
+            if !args.json && !cli.quiet {
+                writeln!(out, "Device {name} reset")?;
+            }
+            Ok(serde_json::to_value(outcome)?)
+        })();
+        match result {
+            Ok(v) => json.push(serde_json::json!({ "device": name, "ok": true, "result": v })),
+            Err(e) => {
+                failed = true;
+                let message = match e.downcast_ref::<OpError>() {
+                    Some(op) => op.to_string(),
+                    None => format!("{e:#}"),
+                };
+                json.push(serde_json::json!({ "device": name, "ok": false, "error": message }));
+                if !args.json {
+                    match e.downcast_ref::<VirshError>() {
+                        Some(v) => {
+                            for line in &v.lines {
+                                writeln!(err, "error: {line}")?;
+                            }
+                        }
+                        None => {
+                            writeln!(err, "error: Failed to reset device {}", shown(name))?;
+                            writeln!(err, "error: {message}")?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        out.write_all(b"\n")?;
     }
     if failed {
         return Err(ReportedFailure.into());

@@ -171,14 +171,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         }
         "nodedev-reset" => {
             unknown(&["--device"])?;
-            let d = need_device(&device)?;
-            return Err(Refusal(
-                vec![
-                    format!("Failed to reset device {d}"),
-                    "this function is not supported by nodedev-shim yet: nodedev-reset".into(),
-                ],
-                true,
-            ));
+            out.extend(["reset".into(), "--exact-name".into(), need_device(&device)?]);
         }
         _ => unreachable!("checked against COMMANDS"),
     }

@@ -156,6 +156,8 @@ pub struct DeviceSpec {
     pub total_vfs: u32,
     /// VFs enabled now (PF).
     pub num_vfs: u32,
+    /// Reset methods the device supports, in the kernel's order (empty: no `reset`).
+    pub reset_methods: Vec<String>,
 }
 
 impl DeviceSpec {
@@ -170,6 +172,7 @@ impl DeviceSpec {
             iommu_group: Some(group),
             total_vfs: 0,
             num_vfs: 0,
+            reset_methods: vec!["flr".into()],
         }
     }
 }
@@ -179,6 +182,10 @@ struct Device {
     spec: DeviceSpec,
     driver: Option<String>,
     driver_override: Option<String>,
+    /// `reset_method` as set now.
+    enabled_resets: Vec<String>,
+    /// Resets done, by method.
+    resets: Vec<String>,
 }
 
 /// One write the simulated kernel received.
@@ -199,6 +206,8 @@ pub struct Knobs {
     pub driver_override: bool,
     /// `bind` of an already-bound device answers `EBUSY` (6.x) rather than `ENODEV`.
     pub bind_ebusy: bool,
+    /// `reset_method` exists (Linux ≥ 5.15).
+    pub reset_method: bool,
     /// Every write is refused with `EACCES`, as for a non-root user.
     pub unprivileged: bool,
 }
@@ -208,6 +217,7 @@ impl Default for Knobs {
         Self {
             driver_override: true,
             bind_ebusy: true,
+            reset_method: true,
             unprivileged: false,
         }
     }
@@ -358,12 +368,15 @@ impl SimKernel {
     pub fn add_device(&self, spec: DeviceSpec) -> &Self {
         let mut s = self.state();
         let a = spec.address;
+        let enabled_resets = spec.reset_methods.clone();
         s.devices.insert(
             a,
             Device {
                 spec,
                 driver: None,
                 driver_override: None,
+                enabled_resets,
+                resets: Vec::new(),
             },
         );
         let _ = s.attach(a);
@@ -457,6 +470,26 @@ impl SimKernel {
             .drivers
             .get(driver)
             .map(|d| d.dynamic_ids.clone())
+            .unwrap_or_default()
+    }
+
+    /// The resets done on a device, by method, in order.
+    pub fn resets_of(&self, address: &str) -> Vec<String> {
+        let a: PciAddress = address.parse().expect("valid address");
+        self.state()
+            .devices
+            .get(&a)
+            .map(|d| d.resets.clone())
+            .unwrap_or_default()
+    }
+
+    /// A device's `reset_method` now.
+    pub fn reset_method_of(&self, address: &str) -> Vec<String> {
+        let a: PciAddress = address.parse().expect("valid address");
+        self.state()
+            .devices
+            .get(&a)
+            .map(|d| d.enabled_resets.clone())
             .unwrap_or_default()
     }
 
@@ -785,7 +818,11 @@ impl SimState {
                 "{}\n",
                 d.driver_override.as_deref().unwrap_or("(null)")
             )),
-            "reset" => Some(Node::WriteOnly),
+            "reset" if !s.reset_methods.is_empty() => Some(Node::WriteOnly),
+            "reset_method" if self.knobs.reset_method && !s.reset_methods.is_empty() => {
+                text(format!("{}\n", d.enabled_resets.join(" ")))
+            }
+            "boot_vga" | "reset" | "reset_method" => None,
             "sriov_totalvfs" if s.total_vfs > 0 => text(format!("{}\n", s.total_vfs)),
             "sriov_numvfs" if s.total_vfs > 0 => text(format!("{}\n", s.num_vfs)),
             "iommu_group" => s
@@ -864,11 +901,42 @@ impl SimState {
                 Ok(())
             }
             "reset" => {
-                if data.strip_suffix(b"\n").unwrap_or(data) == b"1" {
-                    Ok(())
-                } else {
-                    Err(errno::EINVAL)
+                if data.strip_suffix(b"\n").unwrap_or(data) != b"1" {
+                    return Err(errno::EINVAL);
                 }
+                let d = self.devices.get_mut(&a).expect("present");
+                // pci_reset_function tries the enabled methods in order; none → ENOTTY.
+                let m = d.enabled_resets.first().cloned().ok_or(25)?;
+                d.resets.push(m);
+                Ok(())
+            }
+            "reset_method" => {
+                const KNOWN: &[&str] = &[
+                    "device_specific",
+                    "acpi",
+                    "flr",
+                    "af_flr",
+                    "pm",
+                    "bus",
+                    "cxl_bus",
+                ];
+                let text = String::from_utf8_lossy(data);
+                let text = text.trim();
+                let d = self.devices.get_mut(&a).expect("present");
+                if text == "default" {
+                    d.enabled_resets = d.spec.reset_methods.clone();
+                    return Ok(());
+                }
+                let mut new = Vec::new();
+                for m in text.split_whitespace() {
+                    // "Invalid reset method" and "Unsupported reset method" are both EINVAL.
+                    if !KNOWN.contains(&m) || !d.spec.reset_methods.iter().any(|x| x == m) {
+                        return Err(errno::EINVAL);
+                    }
+                    new.push(m.to_string());
+                }
+                d.enabled_resets = new;
+                Ok(())
             }
             _ => Err(errno::EACCES),
         }

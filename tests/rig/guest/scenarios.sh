@@ -103,9 +103,32 @@ if [ "$IOMMU" = yes ]; then
     sleep 1
     run refuse-held-group 1 $N reattach pci_0000_07_00_0 && expect_driver refuse-held-unchanged 0000:07:00.0 vfio-pci
     grep -q "pid $holder" out/refuse-held-group.err && pass refuse-held-names-pid || fail refuse-held-names-pid "$(cat out/refuse-held-group.err)"
+    run refuse-reset-held 1 $N reset --force pci_0000_07_00_0
+    grep -q "pid $holder" out/refuse-reset-held.err && pass refuse-reset-held-names-pid || fail refuse-reset-held-names-pid "$(cat out/refuse-reset-held.err)"
     kill $holder; wait $holder 2>/dev/null
     run hold-reattach 0 $N reattach pci_0000_07_00_0 && expect_driver hold-back 0000:07:00.0 e1000e
   fi
+
+  # Reset with the kernel's methods (rig doc §3: e1000e on pcie.0 offers pm; igb
+  # behind a root port flr pm bus; e1000e behind a root port pm bus, x-speed=5).
+  run reset-pm 0 $N reset pci_0000_00_01_0 && expect_text reset-pm-output out/reset-pm.out "Device pci_0000_00_01_0 reset
+
+"
+  # The igb PF's list still says "flr pm bus", but with its VFs on the bus the bus
+  # method is stale: writing the list back fails, so the kernel default comes back.
+  run reset-flr 0 $N reset --method flr pci_0000_02_00_0 &&
+    expect_text reset-flr-method-restored /sys/bus/pci/devices/0000:02:00.0/reset_method "flr pm
+"
+  run reset-bus 0 $N reset --method bus pci_0000_01_00_0 &&
+    expect_text reset-bus-method-restored /sys/bus/pci/devices/0000:01:00.0/reset_method "pm bus
+"
+  run reset-unsupported-method 1 $N reset --method flr pci_0000_00_01_0 &&
+    expect_text reset-unsupported-restored /sys/bus/pci/devices/0000:00:01.0/reset_method "pm
+"
+  run reset-bridge 1 $N reset pci_0000_00_10_0
+  grep -q "Only PCI endpoint devices can be reset" out/reset-bridge.err && pass reset-bridge-says-why || fail reset-bridge-says-why "$(cat out/reset-bridge.err)"
+  run reset-list 0 $N reset --list pci_0000_01_00_0 && { grep -q "pm bus" out/reset-list.out && pass reset-list-methods || fail reset-list-methods "$(cat out/reset-list.out)"; }
+  expect_driver reset-keeps-driver 0000:01:00.0 e1000e
 
   # The libvirt hook: a domain with an unmanaged e1000e, the pcie-pci-bridge
   # group through our metadata, an igb VF as a hostdev interface and a managed
