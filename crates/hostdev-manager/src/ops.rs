@@ -517,22 +517,29 @@ impl Engine {
         if let Some(why) = self.boot_display_in_use(dev) {
             return refuse(why);
         }
-        if dev
-            .driver
-            .as_deref()
-            .is_some_and(|d| stub::stub_kind(d) == StubKind::Other)
-        {
-            let used = usage::host_usage(self.sysfs(), &dev.sysfs_path);
-            if !used.is_empty() {
-                let list: Vec<String> = used.iter().map(InUse::to_string).collect();
-                return refuse(format!(
-                    "{} is in use by the host: {}",
-                    dev.address,
-                    list.join("; ")
-                ));
-            }
+        if let Some(used) = self.host_use(dev) {
+            return refuse(format!("{} is in use by the host: {used}", dev.address));
         }
         Ok(())
+    }
+
+    /// How the host uses a device that is on a host driver (mounts, swap, holders,
+    /// routed interfaces), in words; `None` when it does not, or is on a stub.
+    fn host_use(&self, dev: &Inspected) -> Option<String> {
+        let on_host_driver = dev
+            .driver
+            .as_deref()
+            .is_some_and(|d| stub::stub_kind(d) == StubKind::Other);
+        if !on_host_driver {
+            return None;
+        }
+        let used = usage::host_usage(self.sysfs(), &dev.sysfs_path);
+        (!used.is_empty()).then(|| {
+            used.iter()
+                .map(InUse::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     /// The boot VGA device while a console or display uses it: detaching it takes
@@ -1137,23 +1144,11 @@ impl Engine {
         }
         // Unbinding a device the host uses through its own driver would pull it
         // from under the host (libvirt would do it anyway).
-        if !opts.force
-            && dev
-                .driver
-                .as_deref()
-                .is_some_and(|d| stub::stub_kind(d) == StubKind::Other)
-        {
-            let used = usage::host_usage(self.sysfs(), &dev.sysfs_path);
-            if !used.is_empty() {
-                let list: Vec<String> = used.iter().map(InUse::to_string).collect();
-                return Err(OpError::Refused {
-                    reason: format!(
-                        "{address} is on its host driver and in use: {}",
-                        list.join("; ")
-                    ),
-                    forceable: true,
-                });
-            }
+        if let Some(used) = self.host_use(&dev).filter(|_| !opts.force) {
+            return Err(OpError::Refused {
+                reason: format!("{address} is on its host driver and in use: {used}"),
+                forceable: true,
+            });
         }
 
         let mut txn = Txn::new(&self.sysfs, opts.dry_run);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use nodedev_cli::cli::Cli;
-use nodedev_cli::{report, run, Backend, Host, ReportedFailure};
+use nodedev_cli::{report, Backend, Host, ReportedFailure};
 use pci_sim::{DeviceSpec, DriverSpec, SimKernel};
 
 struct Outcome {
@@ -27,6 +27,11 @@ fn sim() -> SimKernel {
 fn nodedev(sim: &SimKernel, state: &std::path::Path, args: &[&str]) -> Outcome {
     let mut argv = vec!["nodedev", "--state-dir", state.to_str().unwrap()];
     argv.extend_from_slice(args);
+    run_cli(sim, state, &argv, b"")
+}
+
+/// Runs the library entry point as `main` does, with a simulated kernel behind it.
+fn run_cli(sim: &SimKernel, state: &std::path::Path, argv: &[&str], input: &[u8]) -> Outcome {
     let cli = Cli::try_parse_from(argv).expect("arguments parse");
     let backend = Backend {
         host: Host::live(Arc::new(sim.clone())),
@@ -35,7 +40,8 @@ fn nodedev(sim: &SimKernel, state: &std::path::Path, args: &[&str]) -> Outcome {
         unbind_timeout: std::time::Duration::from_secs(5),
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = match run(&cli, &backend, &mut out, &mut err) {
+    let mut input = input;
+    let code = match nodedev_cli::run_with_input(&cli, &backend, &mut input, &mut out, &mut err) {
         Ok(()) => 0,
         Err(e) => {
             if e.downcast_ref::<ReportedFailure>().is_none() {
@@ -244,7 +250,7 @@ const GPU_DOMAIN: &str = r#"<domain type='kvm'>
 "#;
 
 fn hook(sim: &SimKernel, state: &std::path::Path, op: &str, sub: &str, input: &[u8]) -> Outcome {
-    let argv = vec![
+    let argv = [
         "nodedev",
         "--state-dir",
         state.to_str().unwrap(),
@@ -255,27 +261,7 @@ fn hook(sim: &SimKernel, state: &std::path::Path, op: &str, sub: &str, input: &[
         sub,
         "-",
     ];
-    let cli = Cli::try_parse_from(argv).unwrap();
-    let backend = Backend {
-        host: Host::live(Arc::new(sim.clone())),
-        modules: Arc::new(sim.clone()),
-        state_dir: state.to_path_buf(),
-        unbind_timeout: std::time::Duration::from_secs(5),
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut input = input;
-    let code = match nodedev_cli::run_with_input(&cli, &backend, &mut input, &mut out, &mut err) {
-        Ok(()) => 0,
-        Err(e) => {
-            report(&e, &mut err);
-            1
-        }
-    };
-    Outcome {
-        code,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    run_cli(sim, state, &argv, input)
 }
 
 fn drivers(s: &SimKernel) -> Vec<Option<String>> {
