@@ -97,6 +97,37 @@ fn not_found(name: &str) -> anyhow::Error {
     ])
 }
 
+/// A failed device's message: an engine error as it reads (its errno is already
+/// in the text), anything else with its causes.
+fn failure_message(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<OpError>() {
+        Some(op) => op.to_string(),
+        None => format!("{e:#}"),
+    }
+}
+
+/// Prints one device's failure as virsh does: a lookup failure's own lines, else
+/// `Failed to <verb> device X` and the message.
+fn print_failure(
+    err: &mut dyn Write,
+    verb: &str,
+    name: &str,
+    e: &anyhow::Error,
+) -> std::io::Result<()> {
+    match e.downcast_ref::<VirshError>() {
+        Some(v) => {
+            for line in &v.lines {
+                writeln!(err, "error: {line}")?;
+            }
+        }
+        None => {
+            writeln!(err, "error: Failed to {verb} device {}", shown(name))?;
+            writeln!(err, "error: {}", failure_message(e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Prints a failure the way virsh does: one `error:` line per message line.
 pub fn report(e: &anyhow::Error, err: &mut dyn Write) {
     if let Some(v) = e.downcast_ref::<VirshError>() {
@@ -448,29 +479,9 @@ fn snapshot(sysfs: &dyn Sysfs, args: &SnapshotArgs, out: &mut dyn Write) -> Resu
 }
 
 fn xml_normalize(file: &Path, out: &mut dyn Write) -> Result<()> {
-    let mut text = String::new();
-    let what = if file == Path::new("-") {
-        "standard input".to_string()
-    } else {
-        file.display().to_string()
-    };
-    let reader: Box<dyn Read> = if file == Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::fs::File::open(file).with_context(|| format!("failed to open {what}"))?)
-    };
-    reader
-        .take(MAX_XML_INPUT + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("failed to read {what} as UTF-8 text"))?;
-    if text.len() as u64 > MAX_XML_INPUT {
-        anyhow::bail!(
-            "{what}: document is larger than {} MiB",
-            MAX_XML_INPUT / (1024 * 1024)
-        );
-    }
+    let text = read_xml(file)?;
     let xml = nodedev_xml::normalize(&text)
-        .with_context(|| format!("{what}: invalid node-device XML"))?;
+        .with_context(|| format!("{}: invalid node-device XML", input_name(file)))?;
     out.write_all(xml.as_bytes())?;
     Ok(())
 }
@@ -646,35 +657,16 @@ fn batch(
             }
             Err(e) => {
                 any_failed = true;
-                let message = match e.downcast_ref::<OpError>() {
-                    Some(op) => op.to_string(),
-                    None => format!("{e:#}"),
-                };
                 if json {
                     items.push(BatchItem {
+                        error: Some(failure_message(&e)),
                         device: name,
                         ok: false,
                         outcomes: Vec::new(),
-                        error: Some(message),
                     });
                     continue;
                 }
-                match e.downcast_ref::<VirshError>() {
-                    // Lookup failures print exactly as virsh prints them.
-                    Some(v) => {
-                        for line in &v.lines {
-                            writeln!(err, "error: {line}")?;
-                        }
-                    }
-                    None => {
-                        writeln!(
-                            err,
-                            "error: Failed to {failed_verb} device {}",
-                            shown(&name)
-                        )?;
-                        writeln!(err, "error: {message}")?;
-                    }
-                }
+                print_failure(err, failed_verb, &name, &e)?;
             }
         }
     }
@@ -718,14 +710,27 @@ fn list_detached(backend: &Backend, args: &ListArgs, out: &mut dyn Write) -> Res
     Ok(())
 }
 
-/// Reads an XML input: standard input for `-`, else the file; bounded.
-fn read_xml(path: &Path) -> Result<String> {
-    let what = path.display().to_string();
-    let reader: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(std::io::stdin().lock())
+/// How messages name an XML input: `standard input` for `-`, else the path.
+fn input_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_string()
     } else {
-        Box::new(std::fs::File::open(path).with_context(|| format!("failed to open {what}"))?)
-    };
+        path.display().to_string()
+    }
+}
+
+/// Reads an XML input: standard input for `-`, else the file.
+fn read_xml(path: &Path) -> Result<String> {
+    let what = input_name(path);
+    if path == Path::new("-") {
+        return read_bounded(&mut std::io::stdin().lock(), &what);
+    }
+    let mut file = std::fs::File::open(path).with_context(|| format!("failed to open {what}"))?;
+    read_bounded(&mut file, &what)
+}
+
+/// Reads UTF-8 text of at most [`MAX_XML_INPUT`] bytes: every XML input goes through here.
+pub(crate) fn read_bounded(reader: &mut dyn Read, what: &str) -> Result<String> {
     let mut text = String::new();
     reader
         .take(MAX_XML_INPUT + 1)
@@ -733,17 +738,10 @@ fn read_xml(path: &Path) -> Result<String> {
         .with_context(|| format!("failed to read {what} as UTF-8 text"))?;
     anyhow::ensure!(
         text.len() as u64 <= MAX_XML_INPUT,
-        "{what}: document is larger than 16 MiB"
+        "{what}: document is larger than {} MiB",
+        MAX_XML_INPUT / (1024 * 1024)
     );
     Ok(text)
-}
-
-/// The driver a `<hostdev>`'s `<driver>` asks for.
-fn hostdev_driver(d: &nodedev_xml::DomainPciDevice) -> Result<DriverRequest> {
-    match &d.driver_model {
-        Some(model) => Ok(DriverRequest::Named(pci_types::DriverName::new(model)?)),
-        None => Ok(DriverRequest::parse(d.driver_name.as_deref())?),
-    }
 }
 
 /// `--xml FILE`: a `<hostdev>`/`<interface type='hostdev'>` element (with its
@@ -752,7 +750,10 @@ fn xml_target(path: &Path) -> Result<(String, Option<DriverRequest>)> {
     let text = read_xml(path)?;
     let what = path.display();
     if let Ok(h) = nodedev_xml::hostdev_element(&text) {
-        return Ok((h.address.nodedev_name(), Some(hostdev_driver(&h)?)));
+        return Ok((
+            h.address.nodedev_name(),
+            Some(crate::hook::hostdev_driver(&h)?),
+        ));
     }
     let dev = nodedev_xml::parse(&text).with_context(|| {
         format!("{what}: neither a <hostdev> element nor a node-device document")
@@ -798,26 +799,9 @@ fn apply(
     let doc = nodedev_xml::domain_hostdevs(&read_xml(domain)?)
         .with_context(|| format!("{}: not a usable domain document", domain.display()))?;
     let engine = backend.engine()?;
-    let skip = &doc.metadata.skip;
-    let mut plan: Vec<(PciAddress, DriverRequest, bool)> = Vec::new();
-    for d in doc.devices.iter().filter(|d| !skip.contains(&d.address)) {
-        plan.push((d.address, hostdev_driver(d)?, false));
-    }
-    plan.extend(
-        doc.metadata
-            .devices
-            .iter()
-            .map(|a| (*a, DriverRequest::Vfio, false)),
-    );
-    plan.extend(
-        doc.metadata
-            .groups
-            .iter()
-            .map(|a| (*a, DriverRequest::Vfio, true)),
-    );
     let detach = action == "detach";
     let mut failed = false;
-    for (address, driver, group) in plan {
+    for (address, driver, group) in crate::hook::plan(&doc, false)? {
         let name = address.nodedev_name();
         let result = if detach {
             let opts = DetachOptions {
@@ -932,23 +916,9 @@ fn reset(
             Ok(v) => json.push(serde_json::json!({ "device": name, "ok": true, "result": v })),
             Err(e) => {
                 failed = true;
-                let message = match e.downcast_ref::<OpError>() {
-                    Some(op) => op.to_string(),
-                    None => format!("{e:#}"),
-                };
-                json.push(serde_json::json!({ "device": name, "ok": false, "error": message }));
+                json.push(serde_json::json!({ "device": name, "ok": false, "error": failure_message(&e) }));
                 if !args.json {
-                    match e.downcast_ref::<VirshError>() {
-                        Some(v) => {
-                            for line in &v.lines {
-                                writeln!(err, "error: {line}")?;
-                            }
-                        }
-                        None => {
-                            writeln!(err, "error: Failed to reset device {}", shown(name))?;
-                            writeln!(err, "error: {message}")?;
-                        }
-                    }
+                    print_failure(err, "reset", name, &e)?;
                 }
             }
         }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use hostdev_manager::ops::{DetachOptions, Engine, MethodChoice, ReattachOptions};
 use hostdev_manager::stub::DriverRequest;
-use nodedev_xml::{domain_hostdevs, DomainPciDevice};
+use nodedev_xml::{domain_hostdevs, DomainHostdevs, DomainPciDevice};
 use pci_types::{DriverName, PciAddress};
 
 /// The name of the script `hook install` puts into `qemu.d/`.
@@ -32,11 +32,46 @@ fn owner(domain: &str) -> String {
 
 /// The stub a hostdev asks for: `model=` names a driver, `name='vfio'` (or none)
 /// the VFIO default, `xen` pciback, `kvm` libvirt's error.
-fn driver_for(d: &DomainPciDevice) -> Result<DriverRequest> {
+pub(crate) fn hostdev_driver(d: &DomainPciDevice) -> Result<DriverRequest> {
     if let Some(model) = &d.driver_model {
         return Ok(DriverRequest::Named(DriverName::new(model)?));
     }
     Ok(DriverRequest::parse(d.driver_name.as_deref())?)
+}
+
+/// One step of acting on a domain: a function, the stub it asks for, and whether
+/// its whole IOMMU group goes with it.
+pub(crate) type Step = (PciAddress, DriverRequest, bool);
+
+/// What a domain document asks for, in order: its PCI hostdevs and hostdev
+/// interfaces (only the unmanaged ones when `unmanaged_only`, as for the hook),
+/// minus our metadata's skips, then the metadata's devices and groups.
+pub(crate) fn plan(doc: &DomainHostdevs, unmanaged_only: bool) -> Result<Vec<Step>> {
+    let skip = &doc.metadata.skip;
+    let mut steps = Vec::new();
+    for d in doc
+        .devices
+        .iter()
+        // The hook leaves managed devices to libvirt, which detaches them itself.
+        .filter(|d| !(unmanaged_only && d.managed))
+        .filter(|d| !skip.contains(&d.address))
+    {
+        let driver = hostdev_driver(d).with_context(|| format!("hostdev {}", d.address))?;
+        steps.push((d.address, driver, false));
+    }
+    steps.extend(
+        doc.metadata
+            .devices
+            .iter()
+            .map(|a| (*a, DriverRequest::Vfio, false)),
+    );
+    steps.extend(
+        doc.metadata
+            .groups
+            .iter()
+            .map(|a| (*a, DriverRequest::Vfio, true)),
+    );
+    Ok(steps)
 }
 
 /// Runs the qemu hook. `input` is the domain XML (read only for the two
@@ -57,33 +92,10 @@ pub fn qemu(
     if release {
         return release_domain(engine, domain, err);
     }
-    let mut xml = String::new();
-    input
-        .take(nodedev_xml::MAX_INPUT as u64 + 1)
-        .read_to_string(&mut xml)
-        .context("cannot read the domain XML on standard input")?;
+    let xml = crate::commands::read_bounded(input, "standard input")?;
     let doc = domain_hostdevs(&xml).context("the domain XML on standard input is not usable")?;
-    let skip = &doc.metadata.skip;
-    let mut plan: Vec<(PciAddress, DriverRequest, bool)> = Vec::new();
-    for d in doc
-        .devices
-        .iter()
-        .filter(|d| !d.managed && !skip.contains(&d.address))
-    {
-        plan.push((
-            d.address,
-            driver_for(d).with_context(|| format!("hostdev {}", d.address))?,
-            false,
-        ));
-    }
-    for a in &doc.metadata.devices {
-        plan.push((*a, DriverRequest::Vfio, false));
-    }
-    for a in &doc.metadata.groups {
-        plan.push((*a, DriverRequest::Vfio, true));
-    }
     let mut moved: Vec<PciAddress> = Vec::new();
-    for (address, driver, group) in plan {
+    for (address, driver, group) in plan(&doc, true)? {
         let opts = DetachOptions {
             driver,
             method: MethodChoice::Auto,
