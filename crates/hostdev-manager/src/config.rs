@@ -1,7 +1,8 @@
 //! Reading a function's PCI configuration space the way libvirt's virpci.c does.
 //!
-//! Only reads: header type, the classic capability list, and the PCI Express
-//! capability's link registers. Reset (a later issue) will add writes.
+//! This module only reads (header type, the classic capability list, the PCI
+//! Express capability's link registers) and names the registers the config-space
+//! reset in [`crate::reset`] writes.
 
 use pci_types::{LinkSpeed, PciExpressLink};
 
@@ -19,6 +20,38 @@ const CAP_POINTER_OFFSET: usize = 0x34;
 pub const CAP_ID_EXP: u8 = 0x10;
 /// Capability id of power management.
 pub const CAP_ID_PM: u8 = 0x01;
+/// Capability id of Advanced Features (conventional PCI FLR).
+pub const CAP_ID_AF: u8 = 0x13;
+/// PM control/status (PMCSR), from the PM capability.
+pub const PM_CTRL_OFFSET: usize = 0x04;
+/// PMCSR power state bits (D0 = 0, D3hot = 3).
+pub const PM_CTRL_STATE_MASK: u32 = 0x3;
+/// PMCSR: D3hot → D0 keeps the function's state (no reset).
+pub const PM_CTRL_NO_SOFT_RESET: u32 = 0x08;
+/// PCIe DEVCAP, from the PCIe capability.
+pub const EXP_DEVCAP_OFFSET: usize = 0x04;
+/// DEVCAP: the function supports Function Level Reset.
+pub const EXP_DEVCAP_FLR: u32 = 1 << 28;
+/// PCIe DEVCTL, from the PCIe capability.
+pub const EXP_DEVCTL_OFFSET: usize = 0x08;
+/// DEVCTL: Initiate Function Level Reset.
+pub const EXP_DEVCTL_BCR_FLR: u16 = 0x8000;
+/// AF_CAP, from the AF capability.
+pub const AF_CAP_OFFSET: usize = 0x03;
+/// AF_CAP: the function supports FLR.
+pub const AF_CAP_FLR: u8 = 0x02;
+/// AF_CTRL, from the AF capability.
+pub const AF_CTRL_OFFSET: usize = 0x04;
+/// AF_CTRL: Initiate FLR.
+pub const AF_CTRL_FLR: u8 = 0x01;
+/// A bridge's secondary bus number.
+pub const SECONDARY_BUS_OFFSET: usize = 0x19;
+/// A bridge's subordinate bus number.
+pub const SUBORDINATE_BUS_OFFSET: usize = 0x1a;
+/// A bridge's control register.
+pub const BRIDGE_CONTROL_OFFSET: usize = 0x3e;
+/// Bridge control: hold the secondary bus in reset.
+pub const BRIDGE_CTL_BUS_RESET: u16 = 0x40;
 const EXP_FLAGS_OFFSET: usize = 0x2;
 const EXP_FLAGS_TYPE_MASK: u16 = 0x00f0;
 const EXP_TYPE_ROOT_INT_EP: u16 = 0x9;

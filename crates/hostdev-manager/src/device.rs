@@ -171,7 +171,8 @@ fn parse_hex(text: &str) -> Option<u32> {
     u32::from_str_radix(t, 16).ok()
 }
 
-fn hex_attr(sysfs: &dyn Sysfs, address: &PciAddress, attr: &str) -> Result<Option<u32>> {
+/// A hex attribute (`class`, `vendor`…): `None` when the file is absent.
+pub(crate) fn hex_attr(sysfs: &dyn Sysfs, address: &PciAddress, attr: &str) -> Result<Option<u32>> {
     let path = paths::device_attr(address, attr);
     match read_trimmed(sysfs, &path).map_err(|e| Error::read(&path, e))? {
         None => Ok(None),

@@ -2,9 +2,11 @@
 //! Linux ≥ 5.15 to pick a method), with libvirt's refusals and its vfio skip.
 //!
 //! libvirt never uses the kernel's reset; it runs its own config-space sequence
-//! (FLR detection, PM D3hot→D0, secondary bus reset). That fallback, for kernels or
-//! devices without a `reset` attribute, is not implemented yet: such a device gets
-//! a clear error instead.
+//! (FLR, PM D3hot→D0, secondary bus reset; [`config_space`]). That sequence is
+//! used here where the kernel offers no reset for a function (no `reset`
+//! attribute, or every method disabled in `reset_method`), or when asked for.
+//! The kernel's reset is preferred because it runs the driver's reset hooks and
+//! knows device quirks that config writes from user space cannot.
 
 use std::path::Path;
 
@@ -16,6 +18,9 @@ use crate::ops::{errno_text, DeviceState, Engine, OpError};
 use crate::paths;
 use crate::stub::{self, StubKind};
 use crate::usage;
+
+mod config_space;
+pub use config_space::CONFIG_SPACE_METHODS;
 
 /// The method names `reset_method` knows.
 pub const RESET_METHODS: &[&str] = &[
@@ -35,6 +40,8 @@ pub struct ResetOptions {
     pub method: Option<String>,
     /// Reset a device bound to vfio too (when no process holds its group).
     pub force: bool,
+    /// Use libvirt's config-space sequence even where the kernel offers a reset.
+    pub config_space: bool,
 }
 
 /// What a reset did.
@@ -45,6 +52,11 @@ pub enum ResetOutcome {
     Reset {
         /// The methods the kernel had enabled (its order), or the one forced.
         methods: Vec<String>,
+    },
+    /// libvirt's config-space sequence reset the function.
+    ConfigSpace {
+        /// The method that worked: `flr`, `af_flr`, `pm` or `bus`.
+        method: String,
     },
     /// Bound to vfio, which resets the device itself (libvirt skips it too).
     SkippedVfio {
@@ -60,6 +72,9 @@ pub struct ResetPlan {
     pub kernel_reset: bool,
     /// `reset_method`'s list (`None` on kernels before 5.15).
     pub methods: Option<Vec<String>>,
+    /// What libvirt's config-space sequence could try, in its order (empty when
+    /// config space cannot be read in full, i.e. without root).
+    pub config_space: Vec<String>,
     /// What `reset` would do, in words.
     pub would_use: String,
 }
@@ -81,6 +96,16 @@ impl Engine {
         let kernel_reset = self.sysfs().exists(&paths::device_attr(&address, "reset"));
         let methods = text(self, &paths::device_attr(&address, "reset_method"))
             .map(|m| m.split_whitespace().map(String::from).collect::<Vec<_>>());
+        let config = self
+            .sysfs()
+            .read(&paths::device_attr(&address, "config"))
+            .unwrap_or_default();
+        let config_space = if config.len() >= crate::config::CONVENTIONAL_LEN {
+            config_space::detect(&address, &config).names()
+        } else {
+            Vec::new()
+        };
+        let kernel_usable = kernel_reset && methods.as_ref().is_none_or(|m| !m.is_empty());
         let driver = device::current_driver(self.sysfs(), &address);
         let would_use = if driver
             .as_deref()
@@ -90,25 +115,39 @@ impl Engine {
                 "nothing: bound to {}, which resets it itself (--force resets anyway)",
                 driver.unwrap_or_default()
             )
-        } else if kernel_reset {
+        } else if kernel_usable {
             match &methods {
-                Some(m) if !m.is_empty() => format!("the kernel's reset ({} first)", m[0]),
-                _ => "the kernel's reset".to_string(),
+                Some(m) => format!("the kernel's reset ({} first)", m[0]),
+                None => "the kernel's reset".to_string(),
             }
+        } else if config.len() < crate::config::CONVENTIONAL_LEN {
+            "libvirt's config-space sequence, which needs root to read config space".to_string()
+        } else if config_space.is_empty() {
+            "none: the kernel offers no reset and config space offers no FLR, PM reset or bus reset"
+                .to_string()
         } else {
-            "none: no kernel reset for this device (libvirt's config-space fallback is not implemented yet)".to_string()
+            format!(
+                "libvirt's config-space sequence ({}, first that works; bus only when every other function on the bus is detached or unbound)",
+                config_space.join(", ")
+            )
         };
         Ok(ResetPlan {
             kernel_reset,
             methods,
+            config_space,
             would_use,
         })
     }
 
     /// Resets one function.
     pub fn reset(&self, address: PciAddress, opts: &ResetOptions) -> Result<ResetOutcome, OpError> {
-        let _lock = self.lock_devices(&[address])?;
         let s = self.sysfs();
+        // The bus's other functions too: a bus reset checks their drivers, and no
+        // detach or reattach of theirs may run while it does.
+        let mut locked = config_space::bus_peers(s, &address);
+        locked.push(address);
+        locked.sort();
+        let _lock = self.lock_devices(&locked)?;
         if !device::exists(s, &address) {
             return Err(OpError::NotFound { address });
         }
@@ -144,13 +183,17 @@ impl Engine {
             });
         }
         let reset_path = paths::device_attr(&address, "reset");
-        if !s.exists(&reset_path) {
-            return Err(OpError::Invalid(format!(
-                "internal error: Unable to reset PCI device {address}: the kernel offers no reset for it (no 'reset' attribute), and libvirt's config-space fallback is not implemented yet"
-            )));
-        }
         let method_path = paths::device_attr(&address, "reset_method");
         let previous = text(self, &method_path);
+        // No attribute, or every method switched off in reset_method (the kernel
+        // then answers ENOTTY): the kernel has no reset to offer.
+        let kernel_usable =
+            s.exists(&reset_path) && previous.as_deref().is_none_or(|m| !m.is_empty());
+        if opts.config_space || !kernel_usable {
+            return self
+                .config_space_reset(address, opts.method.as_deref())
+                .map(|method| ResetOutcome::ConfigSpace { method });
+        }
         let Some(method) = &opts.method else {
             s.write(&reset_path, b"1")
                 .map_err(|source| self.reset_error(address, "the kernel's reset", source))?;
@@ -167,7 +210,7 @@ impl Engine {
         }
         let Some(previous) = previous else {
             return Err(OpError::Invalid(format!(
-                "this kernel has no reset_method for {address} (Linux < 5.15): --method cannot be honoured"
+                "this kernel has no reset_method for {address} (Linux < 5.15): --method cannot be honoured by the kernel's reset (--config-space --method {method} uses libvirt's config-space sequence)"
             )));
         };
         s.write(&method_path, method.as_bytes()).map_err(|source| {

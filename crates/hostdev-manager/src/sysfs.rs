@@ -10,16 +10,22 @@ use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
-/// The five operations the engine needs from the kernel's sysfs.
+/// The operations the engine needs from the kernel's sysfs.
 ///
 /// Reads and directory listings behave as `read(2)`/`readdir(3)` would; a write is
 /// exactly one `write(2)` of the whole buffer, because the kernel acts on each
 /// write call (a split write to `driver_override` sets the override to the tail).
+/// [`write_at`](Sysfs::write_at) is one `pwrite(2)`, for the binary `config`
+/// attribute, where the offset is the config-space register.
 pub trait Sysfs: Send + Sync {
     /// Reads a whole attribute file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Writes `data` to an attribute file in one `write(2)`, without creating or truncating it.
     fn write(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Writes `data` at byte `offset` of a binary attribute (PCI `config`) in one
+    /// `pwrite(2)`. A short write is an error: the kernel truncates writes past the
+    /// end of config space silently, and a register half-written is never intended.
+    fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()>;
     /// The target of a symbolic link, as stored (sysfs links are relative).
     fn read_link(&self, path: &Path) -> io::Result<PathBuf>;
     /// The names of a directory's entries, in the order the filesystem returns them.
@@ -84,6 +90,24 @@ impl Sysfs for RealSysfs {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short write: {n} of {} bytes", data.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.host_path(path))?;
+        let n = f.write_at(data, offset)?;
+        if n != data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "short write at offset {offset:#x}: {n} of {} bytes",
+                    data.len()
+                ),
             ));
         }
         Ok(())

@@ -176,11 +176,17 @@ pub struct ResetArgs {
     pub devices: Vec<String>,
     /// Only this method (flr, af_flr, pm, bus, acpi, device_specific, cxl_bus),
     /// through reset_method (Linux ≥ 5.15); the list is restored afterwards.
+    /// With the config-space sequence: flr, af_flr, pm or bus.
     #[arg(long, value_name = "METHOD")]
     pub method: Option<String>,
     /// Reset a device bound to vfio too (vfio resets it itself; skipped otherwise).
     #[arg(long)]
     pub force: bool,
+    /// Use libvirt's config-space sequence (FLR, PM D3hot→D0, secondary bus
+    /// reset) even where the kernel offers a reset. Without this flag it is used
+    /// only where the kernel offers none.
+    #[arg(long)]
+    pub config_space: bool,
     /// Show the methods the device offers and what the tool would use; reset nothing.
     #[arg(long)]
     pub list: bool,

@@ -893,6 +893,12 @@ fn reset(
                         |m| m.join(" "),
                     );
                     writeln!(out, "  {:<14} {methods}", "reset_method:")?;
+                    let offered = if plan.config_space.is_empty() {
+                        "none".to_string()
+                    } else {
+                        plan.config_space.join(" ")
+                    };
+                    writeln!(out, "  {:<14} {offered}", "config space:")?;
                     writeln!(out, "  {:<14} {}", "would use:", plan.would_use)?;
                 }
                 return Ok(serde_json::to_value(plan)?);
@@ -902,6 +908,7 @@ fn reset(
                 &ResetOptions {
                     method: args.method.clone(),
                     force: args.force,
+                    config_space: args.config_space,
                 },
             )?;
             if let ResetOutcome::SkippedVfio { driver } = &outcome {

@@ -16,6 +16,9 @@
 //! | `drivers/D/new_id` | < 2 hex fields → `EINVAL`; id already in the static table (fewer than 7 fields) or in the dynamic list → `EEXIST`; otherwise added and **every unbound matching device is probed at once** |
 //! | `drivers/D/remove_id` | < 2 fields → `EINVAL`; not a dynamic id → `ENODEV`; never unbinds |
 //! | `pciback/new_slot`, `remove_slot` | add / remove a seized slot (`ENOENT` for an unknown one) |
+//! | `devices/B/reset` | tries the enabled `reset_method` entries in order; none left → `ENOTTY`; absent when the device has no method |
+//! | `devices/B/reset_method` | unknown or unsupported name → `EINVAL`; `default` restores; `"\n"` disables every method |
+//! | `devices/B/config` | non-root reads 64 bytes and cannot write (`EACCES`); a `pwrite` past the end is cut short; read-only registers keep their value; PMCSR, DEVCTL, AF_CTRL and bridge control reset functions as the hardware would ([`config`]) |
 //!
 //! Probe rules: vfio-pci refuses non-type-0 headers (`EINVAL`), PFs with VFs enabled
 //! (`EBUSY`) and devices without an IOMMU group (`EINVAL`); pci-stub takes anything it
@@ -32,6 +35,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hostdev_manager::modules::{ModuleError, ModuleLoader};
 use hostdev_manager::Sysfs;
 use pci_types::PciAddress;
+
+pub mod config;
+pub use config::ConfigCaps;
+use config::{Effect, Layout};
 
 /// errno values used by the kernel paths simulated here.
 pub mod errno {
@@ -158,6 +165,10 @@ pub struct DeviceSpec {
     pub num_vfs: u32,
     /// Reset methods the device supports, in the kernel's order (empty: no `reset`).
     pub reset_methods: Vec<String>,
+    /// Capabilities in config space (see [`config`]).
+    pub caps: ConfigCaps,
+    /// A bridge's secondary and subordinate bus numbers.
+    pub bridge_buses: Option<(u8, u8)>,
 }
 
 impl DeviceSpec {
@@ -173,6 +184,32 @@ impl DeviceSpec {
             total_vfs: 0,
             num_vfs: 0,
             reset_methods: vec!["flr".into()],
+            caps: ConfigCaps::default(),
+            bridge_buses: None,
+        }
+    }
+
+    /// A PCI-to-PCI bridge (or a PCIe port) whose secondary bus is `secondary`
+    /// and whose range ends at `subordinate`.
+    pub fn bridge(address: &str, secondary: u8, subordinate: u8, group: u32) -> Self {
+        Self {
+            class: 0x060400,
+            header_type: 1,
+            reset_methods: Vec::new(),
+            bridge_buses: Some((secondary, subordinate)),
+            ..Self::endpoint(address, 0x8086, 0x244e, group)
+        }
+    }
+
+    fn layout(&self) -> Layout<'_> {
+        Layout {
+            vendor: self.vendor,
+            device: self.device,
+            class: self.class,
+            header_type: self.header_type,
+            bus: self.address.bus(),
+            bridge_buses: self.bridge_buses,
+            caps: &self.caps,
         }
     }
 }
@@ -184,8 +221,11 @@ struct Device {
     driver_override: Option<String>,
     /// `reset_method` as set now.
     enabled_resets: Vec<String>,
-    /// Resets done, by method.
+    /// Resets done, by method: the kernel's `reset`, or what a config write set
+    /// off (`pm`, `flr`, `af_flr`, `bus`).
     resets: Vec<String>,
+    /// Config space now.
+    config: Vec<u8>,
 }
 
 /// One write the simulated kernel received.
@@ -195,6 +235,8 @@ pub struct WriteLog {
     pub path: PathBuf,
     /// The bytes.
     pub data: Vec<u8>,
+    /// Where in the file, for a `pwrite` to `config`.
+    pub offset: Option<u64>,
     /// The errno returned, if the write failed.
     pub errno: Option<i32>,
 }
@@ -369,6 +411,7 @@ impl SimKernel {
         let mut s = self.state();
         let a = spec.address;
         let enabled_resets = spec.reset_methods.clone();
+        let config = spec.layout().build(true);
         s.devices.insert(
             a,
             Device {
@@ -377,6 +420,7 @@ impl SimKernel {
                 driver_override: None,
                 enabled_resets,
                 resets: Vec::new(),
+                config,
             },
         );
         let _ = s.attach(a);
@@ -480,6 +524,16 @@ impl SimKernel {
             .devices
             .get(&a)
             .map(|d| d.resets.clone())
+            .unwrap_or_default()
+    }
+
+    /// A device's config space now (all of it, as root reads it).
+    pub fn config_of(&self, address: &str) -> Vec<u8> {
+        let a: PciAddress = address.parse().expect("valid address");
+        self.state()
+            .devices
+            .get(&a)
+            .map(|d| d.config.clone())
             .unwrap_or_default()
     }
 
@@ -807,13 +861,9 @@ impl SimState {
                 (s.class >> 8) & 0xff,
                 s.class & 0xff
             )),
-            "config" => {
-                let mut c = vec![0u8; 256];
-                c[0..2].copy_from_slice(&s.vendor.to_le_bytes());
-                c[2..4].copy_from_slice(&s.device.to_le_bytes());
-                c[0x0e] = s.header_type;
-                Some(Node::File(c))
-            }
+            // Without CAP_SYS_ADMIN the kernel shows only the standard header.
+            "config" if self.knobs.unprivileged => Some(Node::File(d.config[..64].to_vec())),
+            "config" => Some(Node::File(d.config.clone())),
             "driver_override" if self.knobs.driver_override => text(format!(
                 "{}\n",
                 d.driver_override.as_deref().unwrap_or("(null)")
@@ -942,6 +992,66 @@ impl SimState {
         }
     }
 
+    /// A `pwrite` to a device's `config` (`pci_write_config`): bytes past the end of
+    /// config space are dropped, read-only bytes keep their value, and the
+    /// hardware acts on what was written (see [`config`]).
+    fn write_at(&mut self, path: &Path, offset: u64, data: &[u8]) -> Result<usize, i32> {
+        if self.knobs.unprivileged {
+            return Err(errno::EACCES);
+        }
+        let p = path.to_str().ok_or(errno::ENOENT)?;
+        let (a, attr) = self.device_attr(p).ok_or(errno::ENOENT)?;
+        if attr != "config" {
+            // Text attributes ignore the offset; nothing here writes them so.
+            return Err(errno::EINVAL);
+        }
+        let d = self.devices.get_mut(&a).expect("present");
+        let size = d.config.len();
+        let Ok(off) = usize::try_from(offset) else {
+            return Ok(0);
+        };
+        if off > size {
+            return Ok(0);
+        }
+        let n = data.len().min(size - off);
+        let before = d.config.clone();
+        let layout = d.spec.layout();
+        for (i, b) in data[..n].iter().enumerate() {
+            if layout.writable(off + i) {
+                d.config[off + i] = *b;
+            }
+        }
+        let effects = config::effects(&layout, &before, &mut d.config);
+        for effect in effects {
+            match effect {
+                Effect::Reset(method) => self.function_reset(a, method),
+                Effect::BusReset => {
+                    let (secondary, subordinate) =
+                        self.devices[&a].spec.bridge_buses.expect("a bridge");
+                    let below: Vec<PciAddress> = self
+                        .devices
+                        .keys()
+                        .filter(|b| {
+                            b.domain() == a.domain() && (secondary..=subordinate).contains(&b.bus())
+                        })
+                        .copied()
+                        .collect();
+                    for b in below {
+                        self.function_reset(b, "bus");
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// A function comes out of reset: config back to power-on values.
+    fn function_reset(&mut self, a: PciAddress, method: &str) {
+        let d = self.devices.get_mut(&a).expect("present");
+        d.config = d.spec.layout().build(false);
+        d.resets.push(method.to_string());
+    }
+
     fn driver_write(&mut self, name: &str, attr: &str, data: &[u8]) -> Result<(), i32> {
         match attr {
             "bind" => {
@@ -1031,18 +1141,10 @@ impl SimState {
     }
 }
 
-impl Sysfs for SimKernel {
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        match self.node(path) {
-            Some(Node::File(b)) => Ok(b),
-            Some(Node::WriteOnly) => Err(err(errno::EIO)),
-            Some(Node::Dir(_)) => Err(err(21)),
-            Some(Node::Link(t)) | Some(Node::AbsLink(t)) => self.read(&t),
-            None => Err(err(errno::ENOENT)),
-        }
-    }
-
-    fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+impl SimKernel {
+    /// Every write and pwrite goes through here: hooks run, faults are injected,
+    /// the log is kept.
+    fn logged_write(&self, path: &Path, offset: Option<u64>, data: &[u8]) -> io::Result<()> {
         if path.ends_with("unbind") {
             while self.stuck_unbind.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -1070,14 +1172,45 @@ impl Sysfs for SimKernel {
         }
         let result = match injected {
             Some(e) => Err(e),
-            None => s.write(path, data),
+            None => match offset {
+                None => s.write(path, data).map(|()| data.len()),
+                Some(off) => s.write_at(path, off, data),
+            },
         };
         s.log.push(WriteLog {
             path: path.to_path_buf(),
             data: data.to_vec(),
+            offset,
             errno: result.err(),
         });
-        result.map_err(err)
+        match result {
+            Ok(n) if n == data.len() => Ok(()),
+            Ok(n) => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {} bytes", data.len()),
+            )),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+impl Sysfs for SimKernel {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        match self.node(path) {
+            Some(Node::File(b)) => Ok(b),
+            Some(Node::WriteOnly) => Err(err(errno::EIO)),
+            Some(Node::Dir(_)) => Err(err(21)),
+            Some(Node::Link(t)) | Some(Node::AbsLink(t)) => self.read(&t),
+            None => Err(err(errno::ENOENT)),
+        }
+    }
+
+    fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        self.logged_write(path, None, data)
+    }
+
+    fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.logged_write(path, Some(offset), data)
     }
 
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {

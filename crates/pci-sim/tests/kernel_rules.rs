@@ -278,3 +278,76 @@ fn enumeration_reads_the_simulated_tree() {
     assert_eq!(d.driver.as_deref(), Some("e1000e"));
     assert_eq!(d.iommu_group.unwrap().members, vec![addrs[0]]);
 }
+
+/// `pci_write_config` and the hardware behind it: read-only bytes stay, writes
+/// past the end are cut short, non-root sees 64 bytes and cannot write, and
+/// the reset registers act as the PCI specs say.
+#[test]
+fn config_space_writes() {
+    use pci_sim::config::{reg, PROGRAMMED_COMMAND};
+    use pci_sim::ConfigCaps;
+    let s = SimKernel::new();
+    let mut bridge = DeviceSpec::bridge("0000:00:1c.0", 1, 2, 1);
+    bridge.caps.pcie_flr = Some(false);
+    s.add_device(bridge);
+    let mut ep = DeviceSpec::endpoint("0000:02:00.0", 0x8086, 0x10d3, 2);
+    ep.caps = ConfigCaps {
+        pm_no_soft_reset: Some(true),
+        pcie_flr: Some(false),
+        af_flr: None,
+    };
+    s.add_device(ep);
+    s.add_device(DeviceSpec::endpoint("0000:03:00.0", 0x8086, 0x10d3, 3));
+    let cfg = Path::new("/sys/bus/pci/devices/0000:02:00.0/config");
+    let at = |off: usize, data: &[u8]| {
+        s.write_at(cfg, off as u64, data)
+            .map_err(|e| e.raw_os_error())
+    };
+    assert_eq!(s.read(cfg).unwrap().len(), 4096, "PCIe: extended config");
+    // Vendor id is read only; the command register takes the write.
+    at(0, &[0xff, 0xff, 0xff, 0xff, 0x07, 0x00]).unwrap();
+    let c = s.config_of("0000:02:00.0");
+    assert_eq!(&c[0..2], &0x8086u16.to_le_bytes());
+    assert_eq!(c[reg::COMMAND], 0x07);
+    // Past the end: a short write (the kernel returns 0 bytes written).
+    let e = s.write_at(cfg, 4096 + 1, &[1]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WriteZero);
+    // No_Soft_Reset set: D3hot→D0 is no reset, and the bit cannot be cleared.
+    at(reg::PMCSR, &[3, 0, 0, 0]).unwrap();
+    at(reg::PMCSR, &[0, 0, 0, 0]).unwrap();
+    assert!(s.resets_of("0000:02:00.0").is_empty());
+    assert_eq!(s.config_of("0000:02:00.0")[reg::PMCSR], 0x08);
+    // DEVCAP without FLR: the initiate bit does nothing and reads back 0.
+    at(reg::DEVCTL, &[0, 0x80]).unwrap();
+    assert!(s.resets_of("0000:02:00.0").is_empty());
+    assert_eq!(s.config_of("0000:02:00.0")[reg::DEVCTL + 1], 0);
+    // Secondary bus reset: every function in the bridge's range (1..=2), and
+    // their config back to power-on values.
+    let bctl = Path::new("/sys/bus/pci/devices/0000:00:1c.0/config");
+    s.write_at(bctl, reg::BRIDGE_CONTROL as u64, &[0x40, 0])
+        .unwrap();
+    s.write_at(bctl, reg::BRIDGE_CONTROL as u64, &[0, 0])
+        .unwrap();
+    assert_eq!(s.resets_of("0000:02:00.0"), ["bus"]);
+    assert!(s.resets_of("0000:03:00.0").is_empty(), "bus 3 is outside");
+    assert!(
+        s.resets_of("0000:00:1c.0").is_empty(),
+        "not the bridge itself"
+    );
+    assert_ne!(s.config_of("0000:02:00.0")[reg::COMMAND], 0x07);
+    assert_ne!(
+        u16::from_le_bytes([
+            s.config_of("0000:03:00.0")[4],
+            s.config_of("0000:03:00.0")[5]
+        ]),
+        0,
+        "untouched: {PROGRAMMED_COMMAND:#x}"
+    );
+    // Not root: 64 bytes to read, EACCES to write.
+    s.set_knobs(Knobs {
+        unprivileged: true,
+        ..Knobs::default()
+    });
+    assert_eq!(s.read(cfg).unwrap().len(), 64);
+    assert_eq!(at(reg::COMMAND, &[0]), Err(Some(errno::EACCES)));
+}
