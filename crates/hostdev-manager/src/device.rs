@@ -171,6 +171,15 @@ fn parse_hex(text: &str) -> Option<u32> {
     u32::from_str_radix(t, 16).ok()
 }
 
+/// The VFs a PF has enabled now (`sriov_numvfs`; 0 for anything else).
+pub(crate) fn num_vfs(sysfs: &dyn Sysfs, address: &PciAddress) -> u32 {
+    read_trimmed(sysfs, &paths::device_attr(address, "sriov_numvfs"))
+        .ok()
+        .flatten()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A hex attribute (`class`, `vendor`…): `None` when the file is absent.
 pub(crate) fn hex_attr(sysfs: &dyn Sysfs, address: &PciAddress, attr: &str) -> Result<Option<u32>> {
     let path = paths::device_attr(address, attr);

@@ -361,11 +361,7 @@ impl Engine {
         let config = s
             .read(&paths::device_attr(&address, "config"))
             .unwrap_or_default();
-        let num_vfs = s
-            .read(&paths::device_attr(&address, "sriov_numvfs"))
-            .ok()
-            .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
-            .unwrap_or(0);
+        let num_vfs = device::num_vfs(s, &address);
         Ok(Inspected {
             address,
             identity: Identity {

@@ -444,3 +444,28 @@ fn without_root_config_space_cannot_be_used() {
     );
     assert!(r.sim.resets_of(DEV).is_empty());
 }
+
+#[test]
+fn a_pf_with_vfs_enabled_is_refused_because_its_sriov_state_would_be_lost() {
+    const DEV: &str = "0000:00:03.0";
+    let mut pf = nic(
+        DEV,
+        3,
+        ConfigCaps {
+            pcie_flr: Some(true),
+            ..ConfigCaps::default()
+        },
+    );
+    pf.total_vfs = 4;
+    pf.num_vfs = 2;
+    let r = rig(vec![pf]);
+    let e = r.engine.reset(a(DEV), &auto()).unwrap_err().to_string();
+    assert!(
+        e.contains("SR-IOV PF with 2 VFs enabled")
+            && e.contains("restores only the first 256 bytes"),
+        "{e}"
+    );
+    assert!(r.sim.writes().is_empty());
+    r.sim.with_state(|s| s.set_num_vfs(DEV, 0));
+    assert_eq!(r.engine.reset(a(DEV), &auto()).unwrap(), outcome("flr"));
+}

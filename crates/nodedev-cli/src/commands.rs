@@ -888,10 +888,13 @@ fn reset(
                         "reset file:",
                         if plan.kernel_reset { "yes" } else { "no" }
                     )?;
-                    let methods = plan.methods.as_ref().map_or_else(
-                        || "(no reset_method: Linux < 5.15)".to_string(),
-                        |m| m.join(" "),
-                    );
+                    // The kernel hides both files when it has no method for the
+                    // device; `reset` without `reset_method` is a kernel < 5.15.
+                    let methods = match (&plan.methods, plan.kernel_reset) {
+                        (Some(m), _) => m.join(" "),
+                        (None, true) => "(no reset_method: Linux < 5.15)".to_string(),
+                        (None, false) => "(none)".to_string(),
+                    };
                     writeln!(out, "  {:<14} {methods}", "reset_method:")?;
                     let offered = if plan.config_space.is_empty() {
                         "none".to_string()

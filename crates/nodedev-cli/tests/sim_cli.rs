@@ -507,3 +507,42 @@ fn apply_handles_every_pci_hostdev_of_a_domain() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(drivers(&s), before);
 }
+
+/// Two e1000e on bus 1 behind a root port, neither with a kernel reset: the
+/// config-space sequence as `reset --list`, `reset` and virsh mode show it.
+#[test]
+fn reset_without_a_kernel_reset_uses_the_config_space_sequence() {
+    let s = SimKernel::new();
+    s.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
+    s.load_driver(DriverSpec::vfio_pci());
+    s.add_device(DeviceSpec::bridge("0000:00:1c.0", 1, 1, 10));
+    for (bdf, group) in [("0000:01:00.0", 1), ("0000:01:00.1", 2)] {
+        let mut d = DeviceSpec::endpoint(bdf, 0x8086, 0x10d3, group);
+        d.reset_methods = Vec::new();
+        s.add_device(d);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = nodedev(&s, dir.path(), &["reset", "--list", "pci_0000_01_00_0"]);
+    assert_eq!(
+        o.stdout,
+        "pci_0000_01_00_0:\n  reset file:    no\n  reset_method:  (none)\n  config space:  bus\n  would use:     libvirt's config-space sequence (bus, first that works; bus only when every other function on the bus is detached or unbound)\n\n"
+    );
+    let o = nodedev(&s, dir.path(), &["reset", "pci_0000_01_00_0"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "error: Failed to reset device pci_0000_01_00_0\nerror: internal error: Unable to reset PCI device 0000:01:00.0: internal error: Active 0000:01:00.1 devices on bus with 0000:01:00.0, not doing bus reset (0000:01:00.1 is on e1000e; detach or unbind it first); nothing was changed\n"
+    );
+    assert!(s.writes().is_empty());
+    let o = nodedev(&s, dir.path(), &["-q", "detach", "pci_0000_01_00_1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = virsh(&s, dir.path(), &["nodedev-reset", "pci_0000_01_00_0"]);
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (0, "Device pci_0000_01_00_0 reset\n\n"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(s.resets_of("0000:01:00.0"), ["bus"]);
+    assert_eq!(s.resets_of("0000:01:00.1"), ["bus"]);
+}

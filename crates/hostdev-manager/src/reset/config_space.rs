@@ -146,6 +146,19 @@ impl Engine {
                 rolled_back: false,
             });
         }
+        // Every method here resets the function, and only the first 256 bytes
+        // come back: a PF's SR-IOV control (extended config space) would not,
+        // leaving VFs the kernel still lists but the hardware has dropped. The
+        // kernel's reset restores that state; libvirt's sequence does not.
+        let num_vfs = device::num_vfs(s, &address);
+        if num_vfs > 0 {
+            return Err(OpError::Refused {
+                reason: format!(
+                    "internal error: Unable to reset PCI device {address}: it is an SR-IOV PF with {num_vfs} VFs enabled, and the config-space sequence restores only the first 256 bytes of config space, not the SR-IOV state; use the kernel's reset, or set sriov_numvfs to 0 first"
+                ),
+                forceable: false,
+            });
+        }
         let offered = detect(&address, &bytes);
         if let Some(m) = method {
             let available = match m {
