@@ -1,5 +1,5 @@
 //! Detach, reattach and their building blocks: every sysfs write goes through a
-//! [`Txn`] that logs it (for `--dry-run`, reports and tests), and every operation
+//! `Txn` that logs it (for `--dry-run`, reports and tests), and every operation
 //! ends by reading the `driver` link back: a write the kernel accepted does not
 //! mean the device bound.
 

@@ -2,7 +2,7 @@
 //! Linux ≥ 5.15 to pick a method), with libvirt's refusals and its vfio skip.
 //!
 //! libvirt never uses the kernel's reset; it runs its own config-space sequence
-//! (FLR, PM D3hot→D0, secondary bus reset; [`config_space`]). That sequence is
+//! (FLR, PM D3hot→D0, secondary bus reset; `reset/config_space.rs`). That sequence is
 //! used here where the kernel offers no reset for a function (no `reset`
 //! attribute, or every method disabled in `reset_method`), or when asked for.
 //! The kernel's reset is preferred because it runs the driver's reset hooks and

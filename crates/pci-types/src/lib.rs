@@ -14,5 +14,5 @@ mod link;
 pub mod vpd;
 
 pub use address::{AddressError, PciAddress};
-pub use driver::{DriverName, DriverNameError};
+pub use driver::{DriverName, DriverNameError, MAX_DRIVER_NAME_LEN};
 pub use link::{LinkSpeed, PciExpressLink};
