@@ -220,6 +220,11 @@ fn bus_reset_refused_while_another_function_is_on_a_host_driver() {
     r.sim.clear_log();
     assert_eq!(r.engine.reset(a(DEV), &auto()).unwrap(), outcome("bus"));
     assert_eq!(r.sim.resets_of("0000:01:00.1"), ["bus"]);
+    assert_eq!(
+        command(&r.sim, "0000:01:00.1"),
+        PROGRAMMED_COMMAND,
+        "the neighbour's config is put back too"
+    );
     assert_restored(&r.sim, DEV);
 }
 

@@ -134,7 +134,7 @@ if [ "$IOMMU" = yes ]; then
   # TEXT` passes when FILE holds TEXT. `regs BDF` prints the command register and
   # BAR0, which a function reset clears and the 256-byte restore must bring back.
   grepped() { if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "$(head -c 300 "$2" | tr '\n' ' ')"; fi; }
-  regs() { od -An -tx1 -j4 -N2 "/sys/bus/pci/devices/$1/config"; od -An -tx1 -j16 -N4 "/sys/bus/pci/devices/$1/config"; }
+  regs() { echo $(od -An -tx1 -j4 -N2 "/sys/bus/pci/devices/$1/config") $(od -An -tx1 -j16 -N4 "/sys/bus/pci/devices/$1/config"); }
   # PM D3hot->D0 through PMCSR on the e1000e on pcie.0 (No_Soft_Reset clear).
   before=$(regs 0000:00:01.0)
   run cs-pm 0 $N reset --config-space --json pci_0000_00_01_0 &&
@@ -158,23 +158,29 @@ if [ "$IOMMU" = yes ]; then
     grepped cs-bus-refused-libvirt-words out/cs-bus-refused.err "Active 0000:09:01.0 devices on bus with 0000:09:02.0, not doing bus reset (0000:09:01.0 is on e1000"
   # With the neighbour on pci-stub the bus is ours: a secondary bus reset
   # through 08:00.0's bridge control, which ends as it began.
-  bctl() { od -An -tx1 -j62 -N2 /sys/bus/pci/devices/0000:08:00.0/config; }
+  bctl() { echo $(od -An -tx1 -j62 -N2 /sys/bus/pci/devices/0000:08:00.0/config); }
   bctl_before=$(bctl)
   before=$(regs 0000:09:02.0)
   if run cs-neighbour-detach 0 $N detach --driver pci-stub pci_0000_09_01_0; then
     # Witness that the restore checks can fail: a bus reset done by hand clears
-    # 09:02.0's command register in this QEMU; the 256 saved bytes then go back
-    # in one write, as the tool does.
+    # both functions' command registers in this QEMU; the 256 saved bytes of each
+    # then go back in one write, as the tool does.
     b=/sys/bus/pci/devices/0000:08:00.0/config c=/sys/bus/pci/devices/0000:09:02.0/config
+    n=/sys/bus/pci/devices/0000:09:01.0/config
+    neighbour=$(regs 0000:09:01.0)
     dd if=$c of=/tmp/saved bs=256 count=1 2>/dev/null
+    dd if=$n of=/tmp/saved-n bs=256 count=1 2>/dev/null
     ctl=$(od -An -to1 -j62 -N1 $b | tr -d ' ')
     printf "\\$(printf %o $((0$ctl | 0100)))" | dd of=$b bs=1 seek=62 conv=notrunc 2>/dev/null; sleep 0.2
     printf "\\$ctl" | dd of=$b bs=1 seek=62 conv=notrunc 2>/dev/null; sleep 0.2
-    cmd=$(od -An -tx1 -j4 -N2 $c | tr -d ' ')
-    [ "$cmd" = 0000 ] && pass cs-witness-reset-clears-command || fail cs-witness-reset-clears-command "command register is $cmd after a bus reset"
+    cmd=$(od -An -tx1 -j4 -N2 $c | tr -d ' ')$(od -An -tx1 -j4 -N2 $n | tr -d ' ')
+    [ "$cmd" = 00000000 ] && pass cs-witness-reset-clears-command || fail cs-witness-reset-clears-command "command registers are $cmd after a bus reset"
     dd if=/tmp/saved of=$c bs=256 count=1 conv=notrunc 2>/dev/null
+    dd if=/tmp/saved-n of=$n bs=256 count=1 conv=notrunc 2>/dev/null
+    [ "$(regs 0000:09:01.0)" = "$neighbour" ] || fail cs-witness-neighbour-restored "$neighbour -> $(regs 0000:09:01.0)"
     [ "$(regs 0000:09:02.0)" = "$before" ] && pass cs-witness-restored || fail cs-witness-restored "$before -> $(regs 0000:09:02.0)"
     run cs-bus 0 $N reset --json pci_0000_09_02_0 && grepped cs-bus-method out/cs-bus.out '"method": "bus"'
+    [ "$(regs 0000:09:01.0)" = "$neighbour" ] && pass cs-bus-neighbour-restored || fail cs-bus-neighbour-restored "$neighbour -> $(regs 0000:09:01.0)"
     [ "$(regs 0000:09:02.0)" = "$before" ] && pass cs-bus-config-restored || fail cs-bus-config-restored "$before -> $(regs 0000:09:02.0)"
     [ "$(bctl)" = "$bctl_before" ] && pass cs-bus-bridge-control-released || fail cs-bus-bridge-control-released "$bctl_before -> $(bctl)"
     expect_driver cs-bus-keeps-driver 0000:09:02.0 e1000

@@ -321,10 +321,24 @@ impl Engine {
         self.restore(&address, saved)
     }
 
-    /// `virPCIDeviceTrySecondaryBusReset`.
+    /// `virPCIDeviceTrySecondaryBusReset`, which also restores the other
+    /// functions on the bus: the reset clears their BARs and command registers
+    /// as well, and libvirt, saving only its own device, leaves them so (a
+    /// neighbour reattached to its driver later would find its BARs at zero).
     fn bus_reset(&self, address: PciAddress, saved: &[u8]) -> Result<(), Failure> {
         self.bus_conflict(address)?;
         let parent = self.parent_bridge(address)?;
+        let neighbours: Vec<(PciAddress, Vec<u8>)> = bus_peers(self.sysfs(), &address)
+            .into_iter()
+            .filter_map(|peer| {
+                let bytes = self
+                    .sysfs()
+                    .read(&paths::device_attr(&peer, "config"))
+                    .ok()?;
+                (bytes.len() >= CONVENTIONAL_LEN)
+                    .then(|| (peer, bytes[..CONVENTIONAL_LEN].to_vec()))
+            })
+            .collect();
         let parent_config = paths::device_attr(&parent, "config");
         let ctl = self
             .sysfs()
@@ -363,7 +377,20 @@ impl Engine {
             ));
         }
         sleep(BUS_RESET_DELAY);
-        self.restore(&address, saved)
+        let lost: Vec<String> = neighbours
+            .iter()
+            .filter_map(|(peer, bytes)| self.restore(peer, bytes).err())
+            .map(|f| f.text())
+            .collect();
+        self.restore(&address, saved)?;
+        if lost.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::refused(format!(
+                "the bus reset through {parent} worked, but restoring another function on the bus failed: {}",
+                lost.join("; ")
+            )))
+        }
     }
 
     /// The whole bus must be this function plus functions not in host use:
