@@ -715,16 +715,7 @@ impl Engine {
             path: self.state.path().to_path_buf(),
             source,
         };
-        let dir = self.state.path().join("locks");
-        std::fs::create_dir_all(&dir).map_err(err)?;
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(format!("driver-{driver}.lock")))
-            .map_err(err)?;
-        f.lock().map_err(err)?;
-        Ok(f)
+        self.state.lock_driver(driver).map_err(err)
     }
 
     /// Writes the BDF to the device's `driver/unbind`, waiting at most the unbind

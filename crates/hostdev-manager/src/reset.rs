@@ -143,8 +143,13 @@ impl Engine {
     pub fn reset(&self, address: PciAddress, opts: &ResetOptions) -> Result<ResetOutcome, OpError> {
         let s = self.sysfs();
         // The bus's other functions too: a bus reset checks their drivers, and no
-        // detach or reattach of theirs may run while it does.
-        let mut locked = config_space::bus_peers(s, &address);
+        // detach or reattach of theirs may run while it does. (The root bus is
+        // never reset, so its functions are left alone.)
+        let mut locked = if address.bus() == 0 {
+            Vec::new()
+        } else {
+            config_space::bus_peers(s, &address)
+        };
         locked.push(address);
         locked.sort();
         let _lock = self.lock_devices(&locked)?;

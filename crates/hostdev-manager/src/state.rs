@@ -104,19 +104,30 @@ impl StateDir {
         let mut sorted = addresses.to_vec();
         sorted.sort();
         sorted.dedup();
-        let locks = self.dir.join("locks");
-        fs::create_dir_all(&locks)?;
         let mut files = Vec::with_capacity(sorted.len());
         for a in sorted {
-            let f = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(locks.join(format!("{}.lock", a.sysfs_name())))?;
-            f.lock()?;
-            files.push(f);
+            files.push(self.lock_file(&format!("{}.lock", a.sysfs_name()))?);
         }
         Ok(LockGuard { _files: files })
+    }
+
+    /// Takes the lock of a stub driver's dynamic id table (held while a new_id
+    /// detach registers and removes ids), blocking; released when the file drops.
+    pub fn lock_driver(&self, driver: &pci_types::DriverName) -> io::Result<fs::File> {
+        self.lock_file(&format!("driver-{driver}.lock"))
+    }
+
+    /// Opens (creating) `locks/NAME` and takes its exclusive `flock`, blocking.
+    fn lock_file(&self, name: &str) -> io::Result<fs::File> {
+        let locks = self.dir.join("locks");
+        fs::create_dir_all(&locks)?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(locks.join(name))?;
+        f.lock()?;
+        Ok(f)
     }
 
     /// The record of a device, if this tool detached it.
