@@ -378,6 +378,24 @@ impl Engine {
         })
     }
 
+    /// Refuses (not forceably) when a process holds the device's VFIO group open.
+    pub(crate) fn refuse_if_vfio_held(
+        &self,
+        address: PciAddress,
+        group: Option<&device::IommuGroup>,
+    ) -> Result<(), OpError> {
+        let Some(g) = group else { return Ok(()) };
+        let holders = usage::vfio_group_holders(self.sysfs(), g.number);
+        if holders.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
+        Err(OpError::Refused {
+            reason: format!("{address} is in use through VFIO: {}", list.join(", ")),
+            forceable: false,
+        })
+    }
+
     fn device_state(&self, address: &PciAddress) -> DeviceState {
         let o = self
             .sysfs
@@ -1117,17 +1135,7 @@ impl Engine {
             .as_deref()
             .is_some_and(|d| stub::stub_kind(d) == StubKind::Vfio)
         {
-            if let Some(g) = &dev.group {
-                let node = PathBuf::from(format!("/dev/vfio/{}", g.number));
-                let holders = usage::processes_holding(self.sysfs(), std::slice::from_ref(&node));
-                if !holders.is_empty() {
-                    let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
-                    return Err(OpError::Refused {
-                        reason: format!("{address} is in use through VFIO: {}", list.join(", ")),
-                        forceable: false,
-                    });
-                }
-            }
+            self.refuse_if_vfio_held(address, dev.group.as_ref())?;
         }
         // Unbinding a device the host uses through its own driver would pull it
         // from under the host (libvirt would do it anyway).

@@ -17,7 +17,6 @@ use crate::device;
 use crate::ops::{errno_text, DeviceState, Engine, OpError};
 use crate::paths;
 use crate::stub::{self, StubKind};
-use crate::usage;
 
 mod config_space;
 pub use config_space::CONFIG_SPACE_METHODS;
@@ -171,17 +170,7 @@ impl Engine {
         let on_vfio = driver
             .as_deref()
             .is_some_and(|d| stub::stub_kind(d) == StubKind::Vfio);
-        if let Some(group) = device::iommu_group(s, &address)? {
-            let node = Path::new("/dev/vfio").join(group.number.to_string());
-            let holders = usage::processes_holding(s, std::slice::from_ref(&node.to_path_buf()));
-            if !holders.is_empty() {
-                let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
-                return Err(OpError::Refused {
-                    reason: format!("{address} is in use through VFIO: {}", list.join(", ")),
-                    forceable: false,
-                });
-            }
-        }
+        self.refuse_if_vfio_held(address, device::iommu_group(s, &address)?.as_ref())?;
         if on_vfio && !opts.force {
             return Ok(ResetOutcome::SkippedVfio {
                 driver: driver.unwrap_or_default(),
@@ -266,11 +255,17 @@ impl Engine {
         OpError::Write {
             what: format!("Unable to reset PCI device {address} with {what}"),
             source,
-            state: DeviceState {
-                driver: device::current_driver(self.sysfs(), &address),
-                driver_override: None,
-            },
+            state: self.state_of(address),
             rolled_back: false,
+        }
+    }
+
+    /// Where a reset left the device, for its errors: its driver (a reset never
+    /// touches driver_override).
+    fn state_of(&self, address: PciAddress) -> DeviceState {
+        DeviceState {
+            driver: device::current_driver(self.sysfs(), &address),
+            driver_override: None,
         }
     }
 }

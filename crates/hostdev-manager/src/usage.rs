@@ -270,6 +270,12 @@ fn interfaces_in_use(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
     out
 }
 
+/// Processes holding a VFIO group's character device (`/dev/vfio/N`) open: a
+/// guest (or any VFIO user) that would lose the device mid-flight.
+pub fn vfio_group_holders(sysfs: &dyn Sysfs, group: u32) -> Vec<Holder> {
+    processes_holding(sysfs, &[PathBuf::from(format!("/dev/vfio/{group}"))])
+}
+
 /// Processes holding any of `files` open (from `/proc/<pid>/fd`), sorted by pid.
 pub fn processes_holding(sysfs: &dyn Sysfs, files: &[PathBuf]) -> Vec<Holder> {
     if files.is_empty() {

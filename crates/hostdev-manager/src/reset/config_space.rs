@@ -12,7 +12,6 @@
 //!   function does not advertise would do nothing and report success, so, as the
 //!   kernel does, only DEVCAP and AF_CAP count; such a VF goes on to PM and bus.
 
-use std::path::PathBuf;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use pci_types::PciAddress;
 
 use crate::config::{self, ConfigSpace, HeaderType, CONVENTIONAL_LEN, HEADER_LEN};
 use crate::device;
-use crate::ops::{DeviceState, Engine, OpError};
+use crate::ops::{Engine, OpError};
 use crate::paths;
 use crate::stub::{self, StubKind};
 use crate::usage;
@@ -249,13 +248,6 @@ impl Engine {
         })
     }
 
-    fn state_of(&self, address: PciAddress) -> DeviceState {
-        DeviceState {
-            driver: device::current_driver(self.sysfs(), &address),
-            driver_override: None,
-        }
-    }
-
     /// Writes one register of a function's config space.
     fn poke(&self, address: &PciAddress, offset: usize, data: &[u8]) -> std::io::Result<()> {
         self.sysfs()
@@ -408,8 +400,7 @@ impl Engine {
                 Some(d) => device::iommu_group(s, &peer)
                     .ok()
                     .flatten()
-                    .map(|g| PathBuf::from("/dev/vfio").join(g.number.to_string()))
-                    .map(|node| usage::processes_holding(s, std::slice::from_ref(&node)))
+                    .map(|g| usage::vfio_group_holders(s, g.number))
                     .filter(|h| !h.is_empty())
                     .map(|h| format!("{peer} is on {d} and in use by {}", h[0])),
             };
