@@ -846,12 +846,8 @@ fn apply(
             Ok(()) => {}
             Err(e) => {
                 failed = true;
-                writeln!(
-                    err,
-                    "error: Failed to {} device {name}",
-                    if detach { "detach" } else { "re-attach" }
-                )?;
-                writeln!(err, "error: {e}")?;
+                let verb = if detach { "detach" } else { "re-attach" };
+                print_failure(err, verb, &name, &e.into())?;
             }
         }
     }

@@ -546,3 +546,28 @@ fn reset_without_a_kernel_reset_uses_the_config_space_sequence() {
     assert_eq!(s.resets_of("0000:01:00.0"), ["bus"]);
     assert_eq!(s.resets_of("0000:01:00.1"), ["bus"]);
 }
+
+#[test]
+fn apply_reports_a_failing_device_as_virsh_does_and_goes_on() {
+    let s = sim();
+    let dir = tempfile::tempdir().unwrap();
+    let domain = dir.path().join("domain.xml");
+    std::fs::write(
+        &domain,
+        "<domain type='kvm'><name>vm</name><devices>\
+         <hostdev mode='subsystem' type='pci' managed='no'><source>\
+         <address domain='0x0000' bus='0x00' slot='0x09' function='0x0'/></source></hostdev>\
+         <hostdev mode='subsystem' type='pci' managed='no'><source>\
+         <address domain='0x0000' bus='0x00' slot='0x01' function='0x0'/></source></hostdev>\
+         </devices></domain>",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let o = nodedev(&s, &state, &["apply", "detach", domain.to_str().unwrap()]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stderr,
+        "error: Failed to detach device pci_0000_00_09_0\nerror: Device 0000:00:09.0 not found: could not access /sys/bus/pci/devices/0000:00:09.0/config: No such file or directory\n"
+    );
+    assert_eq!(o.stdout, "Device pci_0000_00_01_0 detached\n\n");
+}
