@@ -1,8 +1,10 @@
 //! The command line, declared with clap. Only parsing lives here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hostdev_manager::ops::MethodChoice;
 
 /// libvirt's node-device commands for PCI devices, without a libvirt daemon.
 #[derive(Parser, Debug)]
@@ -26,9 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "NODEDEV_STATE_DIR", value_name = "DIR", default_value = hostdev_manager::state::DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
 
-    /// How long an unbind may take before the tool reports who holds the device.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10)]
-    pub unbind_timeout: u64,
+    /// How long an unbind may take before the tool reports who holds the device
+    /// (seconds, or a number with `ms` or `s`).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10")]
+    pub unbind_timeout: Timeout,
 
     /// What to do.
     #[command(subcommand)]
@@ -58,9 +61,9 @@ pub enum Command {
     Xml(XmlCommand),
     /// Detach or reattach every PCI host device of a domain document.
     Apply {
-        /// detach or reattach.
-        #[arg(value_parser = ["detach", "reattach"])]
-        action: String,
+        /// What to do with the domain's devices.
+        #[arg(value_enum)]
+        action: ApplyAction,
         /// The domain XML (`-` for standard input).
         domain: PathBuf,
         /// Detach even what the tool refuses to protect the host.
@@ -99,6 +102,51 @@ pub struct ListArgs {
     pub inactive_only: bool,
 }
 
+/// What `nodedev apply` does with a domain's devices.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyAction {
+    /// Detach them (as the hook's prepare would, managed ones included).
+    Detach,
+    /// Give them back.
+    Reattach,
+}
+
+/// A positive duration: `10` (seconds), `2.5`, `100ms` or `10s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl std::str::FromStr for Timeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (number, unit) = match s.strip_suffix("ms") {
+            Some(n) => (n, 0.001),
+            None => (s.strip_suffix('s').unwrap_or(s), 1.0),
+        };
+        let value: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a duration (try 10, 2.5, 100ms or 10s)"))?;
+        let seconds = value * unit;
+        if !seconds.is_finite() || seconds <= 0.0 || seconds > 86_400.0 {
+            return Err(format!(
+                "'{s}' is out of range: give more than 0 and at most a day"
+            ));
+        }
+        let d = Duration::from_secs_f64(seconds);
+        if d.is_zero() {
+            return Err(format!("'{s}' rounds to zero"));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl From<Timeout> for Duration {
+    fn from(t: Timeout) -> Self {
+        t.0
+    }
+}
+
 /// How to bind the stub.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
 pub enum Method {
@@ -109,6 +157,16 @@ pub enum Method {
     Override,
     /// new_id / bind / remove_id (also on kernels with driver_override).
     NewId,
+}
+
+impl From<Method> for MethodChoice {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Auto => MethodChoice::Auto,
+            Method::Override => MethodChoice::Override,
+            Method::NewId => MethodChoice::NewId,
+        }
+    }
 }
 
 /// `nodedev detach`.
@@ -279,5 +337,16 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts() {
+        let t = |s: &str| s.parse::<Timeout>().map(Duration::from);
+        assert_eq!(t("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(t("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(t("2.5s"), Ok(Duration::from_millis(2500)));
+        for bad in ["0", "0ms", "-1", "x", "", "1e9", "NaN"] {
+            assert!(t(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -18,10 +18,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use hostdev_manager::ops::{DetachOptions, Engine, MethodChoice, ReattachOptions};
-use hostdev_manager::stub::DriverRequest;
-use nodedev_xml::{domain_hostdevs, DomainHostdevs, DomainPciDevice};
-use pci_types::{DriverName, PciAddress};
+use hostdev_manager::ops::{DetachOptions, Engine, ReattachOptions};
+use nodedev_xml::domain_hostdevs;
+use pci_types::PciAddress;
+
+use crate::domain::{self, Hostdevs};
+use crate::input::read_bounded;
 
 /// The name of the script `hook install` puts into `qemu.d/`.
 pub const HOOK_SCRIPT: &str = "50-nodedev-shim";
@@ -30,82 +32,59 @@ fn owner(domain: &str) -> String {
     format!("hook:{domain}")
 }
 
-/// The stub a hostdev asks for: `model=` names a driver, `name='vfio'` (or none)
-/// the VFIO default, `xen` pciback, `kvm` libvirt's error.
-pub(crate) fn hostdev_driver(d: &DomainPciDevice) -> Result<DriverRequest> {
-    if let Some(model) = &d.driver_model {
-        return Ok(DriverRequest::Named(DriverName::new(model)?));
-    }
-    Ok(DriverRequest::parse(d.driver_name.as_deref())?)
+/// The two hook calls that move devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `prepare begin`: before QEMU starts.
+    Prepare,
+    /// `release end`: after QEMU is gone.
+    Release,
 }
 
-/// One step of acting on a domain: a function, the stub it asks for, and whether
-/// its whole IOMMU group goes with it.
-pub(crate) type Step = (PciAddress, DriverRequest, bool);
-
-/// What a domain document asks for, in order: its PCI hostdevs and hostdev
-/// interfaces (only the unmanaged ones when `unmanaged_only`, as for the hook),
-/// minus our metadata's skips, then the metadata's devices and groups.
-pub(crate) fn plan(doc: &DomainHostdevs, unmanaged_only: bool) -> Result<Vec<Step>> {
-    let skip = &doc.metadata.skip;
-    let mut steps = Vec::new();
-    for d in doc
-        .devices
-        .iter()
-        // The hook leaves managed devices to libvirt, which detaches them itself.
-        .filter(|d| !(unmanaged_only && d.managed))
-        .filter(|d| !skip.contains(&d.address))
-    {
-        let driver = hostdev_driver(d).with_context(|| format!("hostdev {}", d.address))?;
-        steps.push((d.address, driver, false));
+impl Operation {
+    /// The operation libvirt's arguments name, if it is one the hook acts on.
+    pub fn of(operation: &str, sub_operation: &str) -> Option<Self> {
+        match (operation, sub_operation) {
+            ("prepare", "begin") => Some(Self::Prepare),
+            ("release", "end") => Some(Self::Release),
+            _ => None,
+        }
     }
-    steps.extend(
-        doc.metadata
-            .devices
-            .iter()
-            .map(|a| (*a, DriverRequest::Vfio, false)),
-    );
-    steps.extend(
-        doc.metadata
-            .groups
-            .iter()
-            .map(|a| (*a, DriverRequest::Vfio, true)),
-    );
-    Ok(steps)
 }
 
-/// Runs the qemu hook. `input` is the domain XML (read only for the two
-/// operations that need it).
+/// Runs the qemu hook for one of the operations that move devices. `input` is the
+/// domain XML (read only for `prepare`).
 pub fn qemu(
     engine: &Engine,
     domain: &str,
-    operation: &str,
-    sub: &str,
+    operation: Operation,
     input: &mut dyn Read,
     err: &mut dyn Write,
 ) -> Result<()> {
-    let prepare = operation == "prepare" && sub == "begin";
-    let release = operation == "release" && sub == "end";
-    if !prepare && !release {
-        return Ok(());
+    match operation {
+        Operation::Prepare => prepare_domain(engine, domain, input, err),
+        Operation::Release => release_domain(engine, domain, err),
     }
-    if release {
-        return release_domain(engine, domain, err);
-    }
-    let xml = crate::commands::read_bounded(input, "standard input")?;
+}
+
+fn prepare_domain(
+    engine: &Engine,
+    domain: &str,
+    input: &mut dyn Read,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let xml = read_bounded(input, "standard input")?;
     let doc = domain_hostdevs(&xml).context("the domain XML on standard input is not usable")?;
     let mut moved: Vec<PciAddress> = Vec::new();
-    for (address, driver, group) in plan(&doc, true)? {
+    for step in domain::plan(&doc, Hostdevs::UnmanagedOnly)? {
         let opts = DetachOptions {
-            driver,
-            method: MethodChoice::Auto,
-            force: false,
-            dry_run: false,
+            driver: step.driver,
+            ..DetachOptions::default()
         };
-        let result = if group {
-            engine.detach_group(address, &opts)
+        let result = if step.whole_group {
+            engine.detach_group(step.address, &opts)
         } else {
-            engine.detach(address, &opts).map(|o| vec![o])
+            engine.detach(step.address, &opts).map(|o| vec![o])
         };
         match result {
             Ok(outcomes) => {
@@ -131,10 +110,22 @@ pub fn qemu(
                 }
             }
             Err(e) => {
+                let mut given_back = Vec::new();
+                let mut kept = Vec::new();
                 for a in moved.iter().rev() {
-                    let _ = engine.reattach(*a, &ReattachOptions::default());
+                    match engine.reattach(*a, &ReattachOptions::default()) {
+                        Ok(_) => given_back.push(a.to_string()),
+                        Err(e) => kept.push(format!("{a} ({e})")),
+                    }
                 }
-                bail!("{domain}: cannot detach {address}: {e}; {} device(s) already moved were given back", moved.len());
+                let mut note = String::new();
+                if !given_back.is_empty() {
+                    note.push_str(&format!("; given back: {}", given_back.join(", ")));
+                }
+                if !kept.is_empty() {
+                    note.push_str(&format!("; NOT given back: {}", kept.join(", ")));
+                }
+                bail!("{domain}: cannot detach {}: {e}{note}", step.address);
             }
         }
     }

@@ -1,13 +1,37 @@
-//! The `nodedev` command as a library: `main.rs` parses the command line and calls
-//! [`run`]; tests call it with the simulated kernel behind the same [`Backend`].
+//! The `nodedev` command as a library. This crate is the command line and glue:
+//! it parses (clap, or virsh's command line in virsh mode), resolves names, calls
+//! the engine (`hostdev-manager`), maps what it reads onto libvirt's XML model
+//! (`nodedev-xml`) and prints what virsh prints. `main.rs` only hands the
+//! process's arguments and streams to [`main_with`]; tests call the same function
+//! with the simulated kernel behind the [`Backend`].
+//!
+//! | module | what |
+//! |---|---|
+//! | `app` | [`main_with`], [`run`]: parse, dispatch, error and exit-status policy |
+//! | [`cli`] | the clap definitions (what the user typed, nothing resolved) |
+//! | [`virsh`] | virsh mode: virsh's command line translated into ours |
+//! | `query` | list, dumpxml, info, snapshot, xml normalize |
+//! | `batch` | detach, reattach, apply |
+//! | `reset` | reset |
+//! | [`hook`] | the libvirt hook and its installation |
+//! | `domain` | what a domain document asks for |
+//! | `input`, `output` | bounded XML input; virsh's error lines |
+//! | `lookup`, `render`, `tree` | names to devices; devices to XML; the tree drawing |
 
+mod app;
+mod batch;
 pub mod cli;
-mod commands;
+mod domain;
 pub mod hook;
+mod input;
 mod lookup;
+mod output;
+mod query;
 mod render;
+mod reset;
 mod tree;
 pub mod virsh;
 
-pub use commands::{report, run, run_with_input, Backend, ReportedFailure};
+pub use app::{main_with, run, Backend, Stdio};
 pub use lookup::Host;
+pub use output::{report, ReportedFailure};

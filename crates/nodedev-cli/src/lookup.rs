@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use hostdev_manager::{device, net, NetInterface, RealSysfs, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
+use crate::output::{escape_controls, not_found, virsh_error};
+
 /// The device tree being read, and what it takes to keep it readable.
 pub struct Host {
     sysfs: Arc<dyn Sysfs>,
@@ -112,6 +114,41 @@ pub fn find(sysfs: &dyn Sysfs, name: &str) -> Result<Option<Found>> {
             .map(|i| Found::Net(Box::new(i))));
     }
     Ok(None)
+}
+
+/// Finds a device; with `exact`, only by its exact node-device name, as virsh's
+/// `virNodeDeviceLookupByName` does (an address spelling is then not found).
+pub fn find_named(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<Option<Found>> {
+    let found = find(sysfs, name)?;
+    if !exact {
+        return Ok(found);
+    }
+    Ok(found.filter(|f| match f {
+        Found::Computer => name == COMPUTER,
+        Found::Pci(a) => a.nodedev_name() == name,
+        Found::Net(i) => i.nodedev_name() == name,
+    }))
+}
+
+/// Finds the PCI function a detach, reattach or reset acts on, with virsh's
+/// messages for a name that matches nothing or matches a device of another class.
+pub fn pci_target(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<PciAddress> {
+    match find_named(sysfs, name, exact)? {
+        Some(Found::Pci(a)) => Ok(a),
+        Some(_) => Err(virsh_error(&[format!(
+            "invalid argument: device {} is not a PCI device",
+            escape_controls(name)
+        )])),
+        None => Err(not_found(name)),
+    }
+}
+
+/// virsh's order for device names: `strcasecmp`, i.e. ASCII case folded.
+pub fn virsh_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        .then_with(|| a.cmp(b))
 }
 
 /// Where the system's pci.ids is, unless the user named one.

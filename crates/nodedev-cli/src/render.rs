@@ -64,7 +64,7 @@ pub fn inventory_xml(inventory: &Inventory, names: &Names) -> Vec<(String, Strin
         .chain(inventory.net.iter().map(net))
         .map(|d| (d.name.clone(), d.to_xml()))
         .collect();
-    docs.sort_by(|a, b| crate::commands::virsh_name_order(&a.0, &b.0));
+    docs.sort_by(|a, b| crate::lookup::virsh_name_order(&a.0, &b.0));
     docs
 }
 

@@ -14,11 +14,124 @@ pub const COMMANDS: &[&str] = &[
     "nodedev-info",
 ];
 
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::Cli;
+
 /// A virsh command line that cannot be run: the `error:` lines virsh-style, and
 /// whether virsh would print its blank line on stdout too (it does when the command
 /// itself ran and failed, not when the command line was rejected).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Refusal(pub Vec<String>, pub bool);
+pub struct Refusal {
+    /// The messages, each printed as `error: …`.
+    pub lines: Vec<String>,
+    /// Whether virsh's blank line follows on stdout.
+    pub blank_line: bool,
+}
+
+fn refusal(lines: Vec<String>, blank_line: bool) -> Refusal {
+    Refusal { lines, blank_line }
+}
+
+/// What a process's arguments ask for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A command to run.
+    Run(Box<Cli>),
+    /// `--help`, `--version` or a mistake in our own command line (clap's text).
+    Usage(clap::Error),
+    /// A virsh command line this mode does not run.
+    Refused(Refusal),
+}
+
+/// Parses the process's arguments: `nodedev [GLOBAL…] COMMAND …`, `nodedev
+/// [GLOBAL…] virsh VIRSH-ARGS…`, or, when the binary is invoked as `virsh` (a
+/// symlink), virsh's own command line.
+pub fn parse_argv(argv: Vec<OsString>) -> Invocation {
+    let invoked_as_virsh = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n == "virsh");
+    let (ours, theirs) = if invoked_as_virsh {
+        (vec![OsString::from("nodedev")], &argv[1.min(argv.len())..])
+    } else {
+        match subcommand_index(&argv) {
+            Some(i) if argv[i] == "virsh" => (argv[..i].to_vec(), &argv[i + 1..]),
+            _ => return parse(argv),
+        }
+    };
+    let Some(theirs) = theirs
+        .iter()
+        .map(|a| a.to_str().map(str::to_string))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return Invocation::Refused(refusal(
+            vec!["an argument is not valid UTF-8".to_string()],
+            false,
+        ));
+    };
+    match translate(&theirs) {
+        Ok(translated) => parse(
+            ours.into_iter()
+                .chain(translated.into_iter().map(Into::into)),
+        ),
+        Err(mut r) => {
+            r.blank_line &= !quiet_flag(&theirs);
+            Invocation::Refused(r)
+        }
+    }
+}
+
+fn parse(argv: impl IntoIterator<Item = OsString>) -> Invocation {
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => Invocation::Run(Box::new(cli)),
+        Err(e) => Invocation::Usage(e),
+    }
+}
+
+/// Where our subcommand is in `argv`: the first argument that is neither a global
+/// option nor the value of one (clap would take a global `-q` out of virsh's
+/// arguments, and a value such as `--root virsh` is not the subcommand).
+fn subcommand_index(argv: &[OsString]) -> Option<usize> {
+    let command = Cli::command();
+    let takes_value = |long: Option<&str>, short: Option<char>| {
+        command.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && ((long.is_some() && a.get_long() == long)
+                    || (short.is_some() && a.get_short() == short))
+        })
+    };
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].to_string_lossy();
+        if a == "--" {
+            return argv.get(i + 1).map(|_| i + 1);
+        } else if let Some(long) = a.strip_prefix("--") {
+            if !long.contains('=') && takes_value(Some(long), None) {
+                i += 1;
+            }
+        } else if let Some(shorts) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let last = shorts.chars().last();
+            if shorts.chars().count() == 1 && takes_value(None, last) {
+                i += 1;
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether virsh's global `-q`/`--quiet` comes before the command.
+fn quiet_flag(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| a.starts_with('-'))
+        .any(|a| a == "-q" || a == "--quiet")
+}
 
 /// Splits `--opt=value` into `--opt value`, as virsh accepts both.
 fn split_equals(args: &[String]) -> Vec<String> {
@@ -47,7 +160,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
             "-c" | "--connect" => i += 1, // accepted: there is no daemon to connect to
             "-r" | "--readonly" => {}
             other => {
-                return Err(Refusal(
+                return Err(refusal(
                     vec![format!("unsupported option '{other}'. See --help.")],
                     false,
                 ));
@@ -56,10 +169,10 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         i += 1;
     }
     let Some(command) = args.get(i) else {
-        return Err(Refusal(vec![not_libvirt("(none)")], false));
+        return Err(refusal(vec![not_libvirt("(none)")], false));
     };
     if !COMMANDS.contains(&command.as_str()) {
-        return Err(Refusal(
+        return Err(refusal(
             vec![
                 format!("unknown command: '{command}'"),
                 not_libvirt(command),
@@ -76,7 +189,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         let takes_value = matches!(a.as_str(), "--cap" | "--driver" | "--device" | "--xpath");
         if takes_value {
             let v = rest.get(j + 1).cloned().ok_or_else(|| {
-                Refusal(
+                refusal(
                     vec![format!("command '{command}' requires {} option", &a[2..])],
                     false,
                 )
@@ -98,7 +211,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
     let mut out = global;
     let unknown = |allowed: &[&str]| -> Result<(), Refusal> {
         match flags.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            Some((k, _)) => Err(Refusal(
+            Some((k, _)) => Err(refusal(
                 vec![format!("command '{command}' doesn't support option {k}")],
                 false,
             )),
@@ -107,7 +220,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
     };
     let need_device = |device: &Option<String>| -> Result<String, Refusal> {
         device.clone().ok_or_else(|| {
-            Refusal(
+            refusal(
                 vec![format!("command '{command}' requires <device> option")],
                 false,
             )
@@ -117,15 +230,14 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         "nodedev-list" => {
             unknown(&["--tree", "--cap", "--inactive", "--all"])?;
             if flag("--all").is_some() && flag("--inactive").is_some() {
-                return Err(Refusal(
+                return Err(refusal(
                     vec!["Option --all is incompatible with --inactive".into()],
                     true,
                 ));
             }
             if flag("--tree").is_some() && (flag("--cap").is_some() || flag("--inactive").is_some())
             {
-                return Err(Refusal(
-                    vec!["Option --tree is incompatible with --cap, --inactive, --persistent and --transient".into()],
+                return Err(refusal(vec!["Option --tree is incompatible with --cap, --inactive, --persistent and --transient".into()],
                     true,
                 ));
             }
@@ -218,15 +330,53 @@ mod tests {
     #[test]
     fn refuses_what_it_is_not() {
         let e = t(&["start", "vm1"]).unwrap_err();
-        assert_eq!(e.0[0], "unknown command: 'start'");
-        assert!(e.0[1].contains("not libvirt"));
+        assert_eq!(e.lines[0], "unknown command: 'start'");
+        assert!(e.lines[1].contains("not libvirt"));
         assert_eq!(
-            t(&["nodedev-detach"]).unwrap_err().0,
+            t(&["nodedev-detach"]).unwrap_err().lines,
             ["command 'nodedev-detach' requires <device> option"]
         );
         assert_eq!(
-            t(&["nodedev-list", "--all", "--inactive"]).unwrap_err().0,
+            t(&["nodedev-list", "--all", "--inactive"])
+                .unwrap_err()
+                .lines,
             ["Option --all is incompatible with --inactive"]
         );
+    }
+
+    fn argv(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn finds_the_subcommand_past_global_options_and_their_values() {
+        let at = |a: &[&str]| subcommand_index(&argv(a));
+        assert_eq!(at(&["nodedev", "virsh", "-q", "nodedev-list"]), Some(1));
+        assert_eq!(at(&["nodedev", "-q", "--root", "virsh", "list"]), Some(4));
+        assert_eq!(at(&["nodedev", "--root=virsh", "virsh"]), Some(2));
+        assert_eq!(at(&["nodedev", "--state-dir", "/x", "-q"]), None);
+    }
+
+    #[test]
+    fn virsh_arguments_are_taken_as_typed() {
+        match parse_argv(argv(&[
+            "nodedev",
+            "--root",
+            "virsh",
+            "virsh",
+            "-q",
+            "nodedev-list",
+        ])) {
+            Invocation::Run(cli) => {
+                assert!(cli.quiet);
+                assert_eq!(cli.root.as_deref(), Some(Path::new("virsh")));
+                assert!(matches!(cli.command, crate::cli::Command::List(_)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_argv(argv(&["/usr/bin/virsh", "-q", "start", "vm"])) {
+            Invocation::Refused(r) => assert!(!r.blank_line && r.lines.len() == 2),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -254,3 +254,44 @@ fn bad_driver_names_are_refused_before_anything() {
     .unwrap();
     assert_eq!(before, after);
 }
+
+/// virsh writes a failed command's `error:` lines before its trailing blank line;
+/// with both streams on one pipe (`2>&1`) the order shows.
+#[test]
+fn error_lines_come_before_the_blank_line() {
+    let t = small_tree();
+    let combined = tempfile::NamedTempFile::new().unwrap();
+    for args in [
+        &["virsh", "nodedev-dumpxml", "pci_0000_00_09_0"][..],
+        &["info", "pci_0000_00_09_0"][..],
+    ] {
+        let file = combined.reopen().unwrap();
+        file.set_len(0).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_nodedev"))
+            .arg("--root")
+            .arg(t.path())
+            .args(args)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+        assert_eq!(
+            std::fs::read_to_string(combined.path()).unwrap(),
+            "error: Could not find matching device 'pci_0000_00_09_0'\n\
+             error: Node device not found: no node device with matching name 'pci_0000_00_09_0'\n\n",
+            "{args:?}"
+        );
+    }
+}
+
+/// A 100 kB device name is echoed cut short, not twice in full.
+#[test]
+fn a_huge_name_is_not_echoed_in_full() {
+    let t = small_tree();
+    let name = "x".repeat(100_000);
+    let out = support::nodedev(t.path(), &["info", &name]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.len() < 1_000, "{} bytes", out.stderr.len());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(100000 bytes in all)"));
+}

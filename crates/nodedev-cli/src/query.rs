@@ -1,0 +1,279 @@
+//! The read-only commands: list, dumpxml, info, snapshot and xml normalize. Each
+//! reads through the engine and prints what virsh prints.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hostdev_manager::state::StateDir;
+use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
+use pci_types::PciAddress;
+
+use crate::app::Backend;
+use crate::cli::{Cli, DumpxmlArgs, InfoArgs, ListArgs, SnapshotArgs};
+use crate::input::{input_name, read_xml};
+use crate::lookup::{self, find_named, virsh_name_order, Found};
+use crate::output::{not_found, virsh_error};
+use crate::render::{self, Names};
+use crate::tree;
+
+/// The capability names virsh accepts for `--cap` (virNodeDevCapType).
+const VALID_CAPS: &[&str] = &[
+    "system",
+    "pci",
+    "usb_device",
+    "usb",
+    "net",
+    "scsi_host",
+    "scsi_target",
+    "scsi",
+    "storage",
+    "fc_host",
+    "vports",
+    "scsi_generic",
+    "drm",
+    "mdev_types",
+    "mdev",
+    "ccw",
+    "css",
+    "vdpa",
+    "ap_card",
+    "ap_queue",
+    "ap_matrix",
+    "vpd",
+    "ccwgroup",
+    "ccwgroup_member",
+];
+
+/// One row of the device list.
+#[derive(serde::Serialize)]
+struct Node {
+    name: String,
+    parent: Option<String>,
+    capabilities: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<PciAddress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<String>,
+}
+
+/// Every node device, sorted as virsh sorts (case-insensitively). Capabilities
+/// beyond the main one are looked up only when `full` (they cost file reads).
+fn nodes(sysfs: &dyn Sysfs, full: bool) -> Result<Vec<Node>> {
+    let known = lookup::pci_set(sysfs)?;
+    let is_pci = |a: &PciAddress| known.contains(a);
+    let mut out = vec![Node {
+        name: COMPUTER.to_string(),
+        parent: None,
+        capabilities: vec!["system"],
+        address: None,
+        driver: None,
+    }];
+    for address in &known {
+        let path = device::sysfs_path(sysfs, address)?;
+        let mut capabilities = vec!["pci"];
+        let mut driver = None;
+        if full {
+            let dev = device::read_device(sysfs, address, &is_pci)?;
+            if !dev.mdev_types.is_empty() {
+                capabilities.push("mdev_types");
+            }
+            if dev.vpd.is_some() {
+                capabilities.push("vpd");
+            }
+            driver = dev.driver;
+        }
+        out.push(Node {
+            name: address.nodedev_name(),
+            parent: Some(
+                device::pci_parent_of(&path, &is_pci)
+                    .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name()),
+            ),
+            capabilities,
+            address: Some(*address),
+            driver,
+        });
+    }
+    for iface in net::list_interfaces(sysfs, &is_pci) {
+        out.push(Node {
+            name: iface.nodedev_name(),
+            parent: Some(iface.parent_name()),
+            capabilities: vec!["net"],
+            address: None,
+            driver: None,
+        });
+    }
+    out.sort_by(|a, b| virsh_name_order(&a.name, &b.name));
+    Ok(out)
+}
+
+pub fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let wanted: Option<Vec<&str>> = match &args.cap {
+        None => None,
+        Some(caps) => {
+            let caps: Vec<&str> = caps.split(',').collect();
+            if caps.iter().any(|c| !VALID_CAPS.contains(c)) {
+                return Err(virsh_error(&["Invalid capability type".to_string()]));
+            }
+            Some(caps)
+        }
+    };
+    let needs_full = args.json
+        || wanted
+            .as_ref()
+            .is_some_and(|w| w.iter().any(|c| *c == "mdev_types" || *c == "vpd"));
+    let mut rows = nodes(sysfs, needs_full)?;
+    if args.inactive_only {
+        rows.clear();
+    }
+    if let Some(wanted) = &wanted {
+        rows.retain(|n| n.capabilities.iter().any(|c| wanted.contains(c)));
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    if args.tree {
+        let names: Vec<String> = rows.iter().map(|n| n.name.clone()).collect();
+        let parents: Vec<Option<String>> = rows.iter().map(|n| n.parent.clone()).collect();
+        out.write_all(tree::draw(&names, &parents).as_bytes())?;
+        return Ok(());
+    }
+    for n in &rows {
+        writeln!(out, "{}", n.name)?;
+    }
+    Ok(())
+}
+
+pub fn dumpxml(
+    sysfs: &dyn Sysfs,
+    cli: &Cli,
+    args: &DumpxmlArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let names = Names::load(lookup::pci_ids_path(cli.pci_ids.as_deref()).as_deref())?;
+    if args.all {
+        let inventory = hostdev_manager::Inventory::read(sysfs)?;
+        for (i, (_, xml)) in render::inventory_xml(&inventory, &names).iter().enumerate() {
+            if i > 0 {
+                out.write_all(b"\n")?;
+            }
+            out.write_all(xml.as_bytes())?;
+        }
+        return Ok(());
+    }
+    let name = args.device.as_deref().unwrap_or_default();
+    let found = find_named(sysfs, name, args.exact_name)?.ok_or_else(|| not_found(name))?;
+    out.write_all(render::device_xml(sysfs, &found, &names)?.as_bytes())?;
+    Ok(())
+}
+
+pub fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
+    let found =
+        find_named(sysfs, &args.device, args.exact_name)?.ok_or_else(|| not_found(&args.device))?;
+    let known = lookup::pci_set(sysfs)?;
+    let is_pci = |a: &PciAddress| known.contains(a);
+    // The fictional computer is active, persistent and autostarted; udev devices
+    // are active and neither persistent nor autostarted.
+    let (name, parent, persistent, autostart) = match &found {
+        Found::Computer => (COMPUTER.to_string(), String::new(), "yes", "yes"),
+        Found::Pci(a) => {
+            let path = device::sysfs_path(sysfs, a)?;
+            let parent = device::pci_parent_of(&path, &is_pci)
+                .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name());
+            (a.nodedev_name(), parent, "no", "no")
+        }
+        Found::Net(i) => (i.nodedev_name(), i.parent_name(), "no", "no"),
+    };
+    if args.json {
+        let details = match &found {
+            Found::Computer => serde_json::to_value(system::read_system(sysfs))?,
+            Found::Pci(a) => serde_json::to_value(device::read_device(sysfs, a, &is_pci)?)?,
+            Found::Net(i) => serde_json::to_value(i)?,
+        };
+        let doc = serde_json::json!({
+            "name": name,
+            "parent": if parent.is_empty() { None } else { Some(&parent) },
+            "active": true,
+            "persistent": persistent == "yes",
+            "autostart": autostart == "yes",
+            "details": details,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    writeln!(out, "{:<15} {}", "Name:", name)?;
+    writeln!(out, "{:<15} {}", "Parent:", parent)?;
+    writeln!(out, "{:<15} yes", "Active:")?;
+    writeln!(out, "{:<15} {}", "Persistent:", persistent)?;
+    writeln!(out, "{:<15} {}", "Autostart:", autostart)?;
+    Ok(())
+}
+
+pub fn snapshot(sysfs: &dyn Sysfs, args: &SnapshotArgs, out: &mut dyn Write) -> Result<()> {
+    let snap = hostdev_manager::snapshot::Snapshot::collect(sysfs);
+    if args.output == Path::new("-") {
+        snap.write_tar(out)?;
+        return Ok(());
+    }
+    let tmp = args.output.with_extension("tar.partial");
+    let file = std::fs::File::create(&tmp)
+        .with_context(|| format!("failed to create {}", tmp.display()))?;
+    snap.write_tar(std::io::BufWriter::new(file))
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("failed to write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.output).with_context(|| {
+        format!(
+            "failed to rename {} to {}",
+            tmp.display(),
+            args.output.display()
+        )
+    })?;
+    eprintln!(
+        "Snapshot of {} sysfs entries written to {}",
+        snap.entries().len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+pub fn xml_normalize(file: &Path, stdin: &mut dyn Read, out: &mut dyn Write) -> Result<()> {
+    let text = read_xml(file, stdin)?;
+    let xml = nodedev_xml::normalize(&text)
+        .with_context(|| format!("{}: invalid node-device XML", input_name(file)))?;
+    out.write_all(xml.as_bytes())?;
+    Ok(())
+}
+
+/// `list --detached`: the state records.
+pub fn list_detached(backend: &Backend, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
+    let records = StateDir::new(&backend.state_dir)
+        .list()
+        .with_context(|| format!("failed to read {}", backend.state_dir.display()))?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &records)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    for r in records {
+        let method = match r.method {
+            hostdev_manager::state::BindMethod::Override => "override",
+            hostdev_manager::state::BindMethod::NewId => "new-id",
+        };
+        write!(
+            out,
+            "{}  {} -> {} ({method})",
+            r.address.nodedev_name(),
+            r.original_driver.as_ref().map_or("(none)", |d| d.as_str()),
+            r.stub
+        )?;
+        if let Some(p) = &r.pending {
+            write!(out, "  pending: {p}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
