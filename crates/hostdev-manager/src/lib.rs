@@ -16,14 +16,17 @@
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
 
 pub mod config;
+mod confined;
 pub mod device;
 mod error;
+pub mod files;
 pub mod modules;
 pub mod net;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;
 pub mod reset;
+pub mod resolve;
 pub mod snapshot;
 pub mod state;
 pub mod stub;

@@ -92,8 +92,12 @@ impl PciIds {
     /// Reads and parses a file. Bytes that are not UTF-8 are replaced by U+FFFD
     /// (libvirt would copy them through; Debian's file is UTF-8). A
     /// gzip-compressed file is an [`io::ErrorKind::InvalidData`] error.
+    ///
+    /// The file must be a regular file of at most
+    /// [`MAX_PCI_IDS`](crate::files::MAX_PCI_IDS) bytes: a FIFO or a device
+    /// (`/dev/zero`) is refused before it is opened ([`crate::files::read_regular`]).
     pub fn load(path: &Path) -> io::Result<PciIds> {
-        let bytes = std::fs::read(path)?;
+        let bytes = crate::files::read_regular(path, crate::files::MAX_PCI_IDS)?;
         if bytes.starts_with(&[0x1f, 0x8b]) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -525,5 +529,32 @@ C 02  Network controller
 
         let missing = PciIds::load(&dir.path().join("nope")).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn load_refuses_devices_fifos_and_huge_files() {
+        // /dev/zero would be read until memory ran out; a FIFO would block for ever.
+        let err = PciIds::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("a character device"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = PciIds::load(&fifo).unwrap_err();
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(crate::files::MAX_PCI_IDS + 1)
+            .unwrap();
+        let err = PciIds::load(&big).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("16 MiB"), "{err}");
     }
 }

@@ -38,11 +38,44 @@ pub trait Sysfs: Send + Sync {
     fn is_dir(&self, path: &Path) -> bool;
 }
 
-/// The real filesystem under a root directory: `/` for the live system, or an
-/// unpacked `nodedev snapshot` for a bug report or a test.
+/// The most bytes read from a sysfs attribute: a page, what a `show()` method
+/// can return (`PAGE_SIZE` on x86-64).
+pub const MAX_ATTRIBUTE: u64 = 4096;
+/// The most bytes read from a PCI function's `config`: PCIe's 4 KiB
+/// configuration space (conventional PCI has 256 bytes).
+pub const MAX_CONFIG: u64 = 4096;
+/// The most bytes read from a PCI function's `vpd`: 32 KiB, the whole VPD
+/// address space (its address register has 15 bits).
+pub const MAX_VPD: u64 = 32 << 10;
+/// The most bytes read from a file outside `/sys` (`/proc`, `/lib/modules/…`).
+pub const MAX_OTHER_FILE: u64 = 16 << 20;
+
+/// The most bytes a snapshot read of `path` returns: what the kernel would give
+/// ([`MAX_CONFIG`] for `config`, [`MAX_VPD`] for `vpd`, [`MAX_ATTRIBUTE`] for
+/// any other file under `/sys`, [`MAX_OTHER_FILE`] elsewhere). A longer file is
+/// an [`io::ErrorKind::FileTooLarge`] error, not a truncated read: no kernel
+/// made it.
+pub fn read_limit(path: &Path) -> u64 {
+    match base_name(path) {
+        "config" => MAX_CONFIG,
+        "vpd" => MAX_VPD,
+        _ if path.starts_with("/sys") => MAX_ATTRIBUTE,
+        _ => MAX_OTHER_FILE,
+    }
+}
+
+/// The real filesystem: `/` for the live system, or a snapshot directory
+/// (an unpacked `nodedev snapshot`, a hand-made tree in a test).
+///
+/// The live system is read as it always was (`std::fs`). A snapshot directory
+/// is confined: every path, link and listing is resolved inside the root, one
+/// component at a time without following links out; only regular files with
+/// one link are opened (`O_NOFOLLOW | O_NONBLOCK`), and reads stop at
+/// [`read_limit`]. See `crate::confined` (private) for the rules.
 #[derive(Debug, Clone)]
 pub struct RealSysfs {
     root: PathBuf,
+    confined: Option<crate::confined::ConfinedDir>,
 }
 
 impl RealSysfs {
@@ -50,12 +83,18 @@ impl RealSysfs {
     pub fn system() -> Self {
         Self {
             root: PathBuf::from("/"),
+            confined: None,
         }
     }
 
-    /// A tree under `root`: `/sys/…` is read from `root/sys/…`.
+    /// A snapshot tree under `root`: `/sys/…` is read from `root/sys/…`, and
+    /// nothing outside `root` is ever read or written (see the type's documentation).
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        Self {
+            confined: Some(crate::confined::ConfinedDir::new(root.clone())),
+            root,
+        }
     }
 
     /// The root directory this instance reads under.
@@ -63,8 +102,10 @@ impl RealSysfs {
         &self.root
     }
 
-    /// Maps a live-system path onto this root. Only normal components are kept,
-    /// so no `..` in a path can climb out of the root.
+    /// Maps a live-system path onto this root, lexically. Only normal components
+    /// are kept, so no `..` in a path can climb out of the root (links in the tree
+    /// are another matter: a snapshot root is read through in-root resolution,
+    /// not through this path).
     pub fn host_path(&self, path: &Path) -> PathBuf {
         let mut out = self.root.clone();
         for c in path.components() {
@@ -78,10 +119,16 @@ impl RealSysfs {
 
 impl Sysfs for RealSysfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        if let Some(c) = &self.confined {
+            return c.read(path);
+        }
         std::fs::read(self.host_path(path))
     }
 
     fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        if let Some(c) = &self.confined {
+            return c.write(path, data);
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(self.host_path(path))?;
@@ -97,6 +144,9 @@ impl Sysfs for RealSysfs {
 
     fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
+        if let Some(c) = &self.confined {
+            return c.write_at(path, offset, data);
+        }
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(self.host_path(path))?;
@@ -114,24 +164,39 @@ impl Sysfs for RealSysfs {
     }
 
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        if let Some(c) = &self.confined {
+            return c.read_link(path);
+        }
         std::fs::read_link(self.host_path(path))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        if let Some(c) = &self.confined {
+            return c.read_dir(path);
+        }
         std::fs::read_dir(self.host_path(path))?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect()
     }
 
     fn exists(&self, path: &Path) -> bool {
+        if let Some(c) = &self.confined {
+            return c.exists(path);
+        }
         self.host_path(path).exists()
     }
 
     fn is_symlink(&self, path: &Path) -> bool {
+        if let Some(c) = &self.confined {
+            return c.is_symlink(path);
+        }
         self.host_path(path).is_symlink()
     }
 
     fn is_dir(&self, path: &Path) -> bool {
+        if let Some(c) = &self.confined {
+            return c.is_dir(path);
+        }
         self.host_path(path).is_dir()
     }
 }

@@ -1,0 +1,360 @@
+//! A directory tree read as a snapshot root: every path is resolved inside the
+//! root ([`crate::resolve`]) through `O_PATH | O_NOFOLLOW` descriptors, one
+//! component at a time, so no link — absolute, relative, or looping — reaches a
+//! file outside it, and no path is ever handed to the kernel whole.
+//!
+//! Files are opened only when they are regular files (a device node, FIFO or
+//! socket is refused after `fstatat`, without being opened), with `O_NOFOLLOW |
+//! O_NONBLOCK | O_NOCTTY`, and checked again with `fstat`; a regular file with
+//! more than one hard link is refused too (a hard link could name any file on
+//! the same filesystem). Reads stop at [`read_limit`](crate::sysfs::read_limit);
+//! a directory lists at most [`MAX_DIR_ENTRIES`] names.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+
+use crate::files;
+use crate::resolve::{resolve, Kind, Resolved, Tree};
+use crate::sysfs::read_limit;
+
+/// The most names one directory of a snapshot may list.
+pub const MAX_DIR_ENTRIES: usize = 65_536;
+
+/// A snapshot directory: the root is opened for each operation.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfinedDir {
+    root: PathBuf,
+}
+
+type Dir = Arc<OwnedFd>;
+
+impl Tree for ConfinedDir {
+    type Dir = Dir;
+
+    fn root(&self) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            &self.root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Arc::new(fd))
+    }
+
+    fn lookup(&self, dir: &Dir, name: &OsStr) -> io::Result<Kind<Dir>> {
+        let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        Ok(match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                let fd = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                Kind::Dir(Arc::new(fd))
+            }
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(dir, name, Vec::new())?;
+                Kind::Link(PathBuf::from(std::ffi::OsString::from_vec(
+                    target.into_bytes(),
+                )))
+            }
+            FileType::RegularFile => Kind::File,
+            _ => Kind::Other,
+        })
+    }
+}
+
+fn not_regular(kind: &Kind<Dir>) -> io::Error {
+    let what = match kind {
+        Kind::Dir(_) => {
+            return io::Error::from_raw_os_error(rustix::io::Errno::ISDIR.raw_os_error())
+        }
+        Kind::Link(_) => "a symbolic link",
+        Kind::File => "a regular file",
+        Kind::Other => "a device node, FIFO or socket",
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}, not a regular file (never opened in a snapshot)"),
+    )
+}
+
+impl ConfinedDir {
+    pub(crate) fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// Opens the regular file `path` leads to, with `flags` added to
+    /// `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC`.
+    fn open_file(&self, path: &Path, flags: OFlags) -> io::Result<File> {
+        let r = resolve(self, path, true)?;
+        let (parent, name) = match (&r.kind, r.name) {
+            (Kind::File, Some(name)) => (r.parent, name),
+            (kind, _) => return Err(not_regular(kind)),
+        };
+        let fd = rustix::fs::openat(
+            &parent,
+            &name,
+            flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let file = File::from(fd);
+        let meta = file.metadata()?;
+        if !meta.file_type().is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}, not a regular file", files::kind_of(&meta)),
+            ));
+        }
+        if meta.nlink() != 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a file with {} hard links (a hard link may name any file on the \
+                     filesystem; snapshot files have one)",
+                    meta.nlink()
+                ),
+            ));
+        }
+        Ok(file)
+    }
+
+    pub(crate) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let file = self.open_file(path, OFlags::RDONLY)?;
+        files::read_limited(file, read_limit(path))
+    }
+
+    pub(crate) fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let mut file = self.open_file(path, OFlags::WRONLY)?;
+        let n = file.write(data)?;
+        if n != data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {} bytes", data.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
+        let file = self.open_file(path, OFlags::WRONLY)?;
+        let n = file.write_at(data, offset)?;
+        if n != data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "short write at offset {offset:#x}: {n} of {} bytes",
+                    data.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        match resolve(self, path, false)?.kind {
+            Kind::Link(target) => Ok(target),
+            _ => Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::INVAL.raw_os_error(),
+            )),
+        }
+    }
+
+    pub(crate) fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let Resolved { kind, .. } = resolve(self, path, true)?;
+        let Kind::Dir(dir) = kind else {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::NOTDIR.raw_os_error(),
+            ));
+        };
+        let fd = rustix::fs::openat(
+            &dir,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::new(fd)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if names.len() == MAX_DIR_ENTRIES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("more than {MAX_DIR_ENTRIES} entries in one snapshot directory"),
+                ));
+            }
+            names.push(String::from_utf8_lossy(name).into_owned());
+        }
+        Ok(names)
+    }
+
+    pub(crate) fn exists(&self, path: &Path) -> bool {
+        resolve(self, path, true).is_ok()
+    }
+
+    pub(crate) fn is_symlink(&self, path: &Path) -> bool {
+        matches!(
+            resolve(self, path, false),
+            Ok(Resolved {
+                kind: Kind::Link(_),
+                ..
+            })
+        )
+    }
+
+    pub(crate) fn is_dir(&self, path: &Path) -> bool {
+        matches!(
+            resolve(self, path, true),
+            Ok(Resolved {
+                kind: Kind::Dir(_),
+                ..
+            })
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sysfs::{RealSysfs, Sysfs};
+    use std::io;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    /// A snapshot root next to a secret that no read through it may return.
+    struct Hostile {
+        _dir: tempfile::TempDir,
+        sysfs: RealSysfs,
+        secret: std::path::PathBuf,
+    }
+
+    fn hostile() -> Hostile {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"TOP SECRET\n").unwrap();
+        let root = dir.path().join("root");
+        let d = root.join("sys/devices/pci0000:00/0000:00:01.0");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::create_dir_all(root.join("sys/bus/pci/devices")).unwrap();
+        std::fs::write(d.join("vendor"), b"0x8086\n").unwrap();
+        symlink(
+            "../../../devices/pci0000:00/0000:00:01.0",
+            root.join("sys/bus/pci/devices/0000:00:01.0"),
+        )
+        .unwrap();
+        symlink(&secret, d.join("abs")).unwrap();
+        symlink("../../../../secret", d.join("rel")).unwrap();
+        symlink("/dev/zero", d.join("zero")).unwrap();
+        symlink("loop2", d.join("loop")).unwrap();
+        symlink("loop", d.join("loop2")).unwrap();
+        symlink("../../..", root.join("sys/up")).unwrap();
+        std::fs::hard_link(&secret, d.join("hard")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let big = std::fs::File::create(d.join("config")).unwrap();
+        big.set_len(2_500_000_000).unwrap(); // sparse
+        std::fs::write(d.join("vpd"), vec![0x82; 32 << 10]).unwrap();
+        Hostile {
+            sysfs: RealSysfs::with_root(&root),
+            _dir: dir,
+            secret,
+        }
+    }
+
+    fn dev(attr: &str) -> std::path::PathBuf {
+        Path::new("/sys/bus/pci/devices/0000:00:01.0").join(attr)
+    }
+
+    #[test]
+    fn nothing_outside_the_root_is_read() {
+        let h = hostile();
+        assert_eq!(h.sysfs.read(&dev("vendor")).unwrap(), b"0x8086\n");
+        for attr in ["abs", "rel", "zero"] {
+            let e = h.sysfs.read(&dev(attr)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound, "{attr}: {e}");
+            assert!(!h.sysfs.exists(&dev(attr)), "{attr}");
+            assert!(h.sysfs.is_symlink(&dev(attr)), "{attr}");
+        }
+        // A link to the directory holding the root lands on the root itself.
+        assert!(h
+            .sysfs
+            .read_dir(Path::new("/sys/up"))
+            .unwrap()
+            .contains(&"sys".to_string()));
+        assert!(h.sysfs.read(Path::new("/sys/up/secret")).is_err());
+        assert!(h.sysfs.read(Path::new("/../secret")).is_err());
+        let e = h.sysfs.read(&dev("hard")).unwrap_err();
+        assert!(e.to_string().contains("2 hard links"), "{e}");
+        assert!(std::fs::read(&h.secret).is_ok());
+    }
+
+    #[test]
+    fn specials_loops_and_big_files_end_at_once() {
+        let h = hostile();
+        let e = h.sysfs.read(&dev("fifo")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = h.sysfs.read(&dev("loop")).unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
+        let e = h.sysfs.read(&dev("config")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge, "{e}");
+        assert_eq!(h.sysfs.read(&dev("vpd")).unwrap().len(), 32 << 10);
+        assert!(h.sysfs.write(&dev("fifo"), b"1").is_err());
+    }
+
+    #[test]
+    fn a_device_node_is_never_opened() {
+        let h = hostile();
+        let node = h
+            .sysfs
+            .root()
+            .join("sys/devices/pci0000:00/0000:00:01.0/null");
+        // Needs CAP_MKNOD (the test machine runs as root); without it there is nothing to test.
+        if rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &node,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o666),
+            rustix::fs::makedev(1, 5), // /dev/zero
+        )
+        .is_err()
+        {
+            eprintln!("skipped: cannot mknod here");
+            return;
+        }
+        let e = h.sysfs.read(&dev("null")).unwrap_err();
+        assert!(e.to_string().contains("device node"), "{e}");
+    }
+
+    #[test]
+    fn listings_and_links_go_through_the_same_rule() {
+        let h = hostile();
+        let mut names = h.sysfs.read_dir(Path::new("/sys/bus/pci/devices")).unwrap();
+        names.sort();
+        assert_eq!(names, ["0000:00:01.0"]);
+        assert!(h.sysfs.read_dir(&dev("abs")).is_err());
+        assert_eq!(h.sysfs.read_link(&dev("abs")).unwrap(), h.secret.as_path());
+        assert!(h
+            .sysfs
+            .is_dir(Path::new("/sys/bus/pci/devices/0000:00:01.0")));
+        assert!(!h.sysfs.is_dir(&dev("zero")));
+    }
+}

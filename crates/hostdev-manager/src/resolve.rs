@@ -1,0 +1,243 @@
+//! Path resolution confined to a root, as `openat2(RESOLVE_IN_ROOT)` does it, but
+//! written out component by component so that the same rule serves a snapshot
+//! directory (through `O_PATH | O_NOFOLLOW` descriptors, on any kernel) and a
+//! snapshot tar read into memory.
+//!
+//! The rule: the root is `/`. `..` at the root stays at the root. A symbolic
+//! link is expanded where it is met: an absolute target starts again from the
+//! root, a relative one from the directory holding the link. At most
+//! [`MAX_LINKS`] links are followed in one resolution (`ELOOP` after that, as the
+//! kernel's limit of 40). Nothing ever names a file outside the tree.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Links followed in one resolution before it fails with `ELOOP` (the kernel's `MAXSYMLINKS`).
+pub const MAX_LINKS: usize = 40;
+
+/// What one name in a directory is.
+pub(crate) enum Kind<D> {
+    /// A directory, with what it takes to look names up in it.
+    Dir(D),
+    /// A symbolic link and its target, as stored.
+    Link(PathBuf),
+    /// A regular file.
+    File,
+    /// Anything else: a device node, FIFO or socket. Never opened.
+    Other,
+}
+
+/// A tree that names can be looked up in, one directory at a time.
+pub(crate) trait Tree {
+    /// A directory of the tree.
+    type Dir: Clone;
+    /// The root directory.
+    fn root(&self) -> io::Result<Self::Dir>;
+    /// What `name` is in `dir` (without following it); absent is `NotFound`.
+    fn lookup(&self, dir: &Self::Dir, name: &OsStr) -> io::Result<Kind<Self::Dir>>;
+}
+
+/// Where a path led.
+pub(crate) struct Resolved<D> {
+    /// The directory holding the last component (the object itself when
+    /// `name` is `None`: the path ended at the root or at a `..`).
+    pub parent: D,
+    /// The last component's name in `parent`.
+    pub name: Option<OsString>,
+    /// What the last component is.
+    pub kind: Kind<D>,
+}
+
+enum Step {
+    Root,
+    Up,
+    Name(OsString),
+}
+
+fn push_path(pending: &mut Vec<Step>, path: &Path) {
+    // `pending` is a stack: the next step is at the end.
+    let steps: Vec<Step> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::RootDir | Component::Prefix(_) => Some(Step::Root),
+            Component::CurDir => None,
+            Component::ParentDir => Some(Step::Up),
+            Component::Normal(n) => Some(Step::Name(n.to_os_string())),
+        })
+        .collect();
+    pending.extend(steps.into_iter().rev());
+}
+
+fn eloop() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+fn enotdir() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error())
+}
+
+/// Resolves `path` (absolute or relative, both taken from the root) inside
+/// `tree`. The last component is followed when it is a link and `follow_last`.
+pub(crate) fn resolve<T: Tree>(
+    tree: &T,
+    path: &Path,
+    follow_last: bool,
+) -> io::Result<Resolved<T::Dir>> {
+    let root = tree.root()?;
+    let mut dirs: Vec<T::Dir> = vec![root];
+    let mut pending = Vec::new();
+    push_path(&mut pending, path);
+    let mut links = 0;
+    while let Some(step) = pending.pop() {
+        match step {
+            Step::Root => dirs.truncate(1),
+            Step::Up => {
+                if dirs.len() > 1 {
+                    dirs.pop();
+                }
+            }
+            Step::Name(name) => {
+                let last = pending.is_empty();
+                let here = dirs.last().expect("the root is never popped");
+                match tree.lookup(here, &name)? {
+                    Kind::Dir(d) if last => {
+                        return Ok(Resolved {
+                            parent: here.clone(),
+                            name: Some(name),
+                            kind: Kind::Dir(d),
+                        })
+                    }
+                    Kind::Dir(d) => dirs.push(d),
+                    Kind::Link(target) if last && !follow_last => {
+                        return Ok(Resolved {
+                            parent: here.clone(),
+                            name: Some(name),
+                            kind: Kind::Link(target),
+                        })
+                    }
+                    Kind::Link(target) => {
+                        links += 1;
+                        if links > MAX_LINKS {
+                            return Err(eloop());
+                        }
+                        push_path(&mut pending, &target);
+                    }
+                    kind @ (Kind::File | Kind::Other) if last => {
+                        return Ok(Resolved {
+                            parent: here.clone(),
+                            name: Some(name),
+                            kind,
+                        })
+                    }
+                    Kind::File | Kind::Other => return Err(enotdir()),
+                }
+            }
+        }
+    }
+    // The path ended at a directory reached by `/` or `..` (or at a link to one).
+    let here = dirs.pop().expect("the root is never popped");
+    Ok(Resolved {
+        parent: here.clone(),
+        name: None,
+        kind: Kind::Dir(here),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A tree of paths for the rule alone.
+    struct Map(BTreeMap<PathBuf, Option<PathBuf>>); // None: directory; Some(t): link
+
+    impl Tree for Map {
+        type Dir = PathBuf;
+        fn root(&self) -> io::Result<PathBuf> {
+            Ok(PathBuf::from("/"))
+        }
+        fn lookup(&self, dir: &PathBuf, name: &OsStr) -> io::Result<Kind<PathBuf>> {
+            let p = dir.join(name);
+            match self.0.get(&p) {
+                None if p.ends_with("file") => Ok(Kind::File),
+                None => Err(io::ErrorKind::NotFound.into()),
+                Some(None) => Ok(Kind::Dir(p)),
+                Some(Some(t)) => Ok(Kind::Link(t.clone())),
+            }
+        }
+    }
+
+    fn tree() -> Map {
+        let mut m = BTreeMap::new();
+        for d in ["/sys", "/sys/devices", "/sys/devices/d", "/sys/bus"] {
+            m.insert(PathBuf::from(d), None);
+        }
+        let links = [
+            ("/sys/bus/rel", "../devices/d"),
+            ("/sys/bus/abs", "/sys/devices/d"),
+            ("/sys/bus/out", "../../../../../etc"),
+            ("/sys/bus/etc", "/etc"),
+            ("/sys/bus/loop", "loop2"),
+            ("/sys/bus/loop2", "loop"),
+            ("/sys/bus/root", "/"),
+        ];
+        for (l, t) in links {
+            m.insert(PathBuf::from(l), Some(PathBuf::from(t)));
+        }
+        Map(m)
+    }
+
+    fn dir_of(path: &str) -> io::Result<PathBuf> {
+        match resolve(&tree(), Path::new(path), true)? {
+            Resolved {
+                kind: Kind::Dir(d), ..
+            } => Ok(d),
+            Resolved {
+                parent,
+                name: Some(n),
+                ..
+            } => Ok(parent.join(n)),
+            Resolved { parent, .. } => Ok(parent),
+        }
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root() {
+        assert_eq!(dir_of("/sys/bus/rel").unwrap(), Path::new("/sys/devices/d"));
+        assert_eq!(dir_of("/sys/bus/abs").unwrap(), Path::new("/sys/devices/d"));
+        assert_eq!(
+            dir_of("/sys/bus/rel/file").unwrap(),
+            Path::new("/sys/devices/d/file")
+        );
+        // `..` past the root stays at the root, in a path or in a link.
+        assert_eq!(dir_of("/../../sys").unwrap(), Path::new("/sys"));
+        assert_eq!(dir_of("/sys/bus/root/sys").unwrap(), Path::new("/sys"));
+        // /etc is outside the tree's /sys, and inside the tree it does not exist.
+        let e = dir_of("/sys/bus/out/passwd").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        let e = dir_of("/sys/bus/etc/passwd").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn loops_end_with_eloop_and_files_are_no_directories() {
+        let e = dir_of("/sys/bus/loop").unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
+        let e = dir_of("/sys/devices/d/file/x").unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::NOTDIR.raw_os_error())
+        );
+    }
+
+    #[test]
+    fn the_last_link_is_kept_when_not_followed() {
+        let r = resolve(&tree(), Path::new("/sys/bus/rel"), false).unwrap();
+        assert!(matches!(r.kind, Kind::Link(ref t) if t == Path::new("../devices/d")));
+        assert_eq!(r.parent, Path::new("/sys/bus"));
+    }
+}
