@@ -204,12 +204,16 @@ pub fn write_output(
                 } else {
                     kind_of(&target).to_string()
                 };
-                let rule = if opts.stream_to_devices {
-                    "only a regular file, a new name, a character device or a FIFO \
-                     (or a link to one of the last two) can be written; a link is never \
-                     replaced nor followed to a file"
-                } else {
-                    "only a regular file or a new name can be written here"
+                let rule = match (opts.stream_to_devices, is_link) {
+                    (true, true) => {
+                        "a link is never replaced, and followed only to a character device \
+                         or FIFO (for standard output, name -)"
+                    }
+                    (true, false) => {
+                        "only a new name, a regular file, a character device or a FIFO \
+                         can be written"
+                    }
+                    (false, _) => "only a new name or a regular file can be written here",
                 };
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,

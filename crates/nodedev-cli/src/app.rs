@@ -168,7 +168,7 @@ fn dispatch(
         Command::List(args) => query::list(sysfs, args, out),
         Command::Dumpxml(args) => query::dumpxml(sysfs, cli, args, out),
         Command::Info(args) => query::info(sysfs, args, out),
-        Command::Snapshot(args) => query::snapshot(sysfs, args, out),
+        Command::Snapshot(args) => crate::files::snapshot(sysfs, args, out),
         Command::Xml(XmlCommand::Normalize { file }) => query::xml_normalize(file, input, out),
         Command::Detach(args) => batch::detach(cli, backend, args, input, out, err),
         Command::Reattach(args) => batch::reattach(cli, backend, args, input, out, err),

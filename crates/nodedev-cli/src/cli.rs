@@ -286,8 +286,16 @@ pub struct InfoArgs {
 /// `nodedev snapshot`.
 #[derive(Args, Debug)]
 pub struct SnapshotArgs {
-    /// The tar file to write (`-` for standard output).
+    /// The tar file to write (`-` for standard output). A new name or a regular
+    /// file is written by rename from OUT.partial, mode 0600; a character device
+    /// or FIFO (`/dev/stdout` into a pipe) is written straight through; a link to a
+    /// file is refused.
     pub output: PathBuf,
+    /// Keep what only root can read and that identifies the machine: DMI
+    /// product/board/chassis serials and the system UUID, PCI VPD, and PCIe
+    /// device serial numbers (left out by default).
+    #[arg(long)]
+    pub include_serials: bool,
 }
 
 /// `nodedev hook …`.

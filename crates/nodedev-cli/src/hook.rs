@@ -160,7 +160,6 @@ fn release_domain(engine: &Engine, domain: &str, err: &mut dyn Write) -> Result<
 
 /// Installs the hook script into `<dir>/qemu.d/` (idempotent).
 pub fn install(dir: &Path, exe: &Path) -> Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let qemu_d = dir.join("qemu.d");
     std::fs::create_dir_all(&qemu_d)
         .with_context(|| format!("cannot create {}", qemu_d.display()))?;
@@ -172,13 +171,7 @@ pub fn install(dir: &Path, exe: &Path) -> Result<PathBuf> {
         "#!/bin/sh\n# Installed by `nodedev hook install`: prepares and releases PCI host devices\n# without calling back into libvirt. Remove with `nodedev hook uninstall`.\nexec '{}' hook qemu \"$@\"\n",
         exe.replace('\'', "'\\''")
     );
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(script.as_str()) {
-        let tmp = qemu_d.join(format!(".{HOOK_SCRIPT}.tmp"));
-        std::fs::write(&tmp, &script).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot install {}", path.display()))?;
-    }
+    crate::files::install_script(&path, &script)?;
     Ok(path)
 }
 

@@ -29,8 +29,7 @@ pub fn read_xml(path: &Path, stdin: &mut dyn Read) -> Result<String> {
     if path == Path::new("-") {
         return read_bounded(stdin, &what);
     }
-    let mut file = std::fs::File::open(path).with_context(|| format!("failed to open {what}"))?;
-    read_bounded(&mut file, &what)
+    crate::files::read_text(path, MAX_XML_INPUT, &what)
 }
 
 /// Reads UTF-8 text of at most [`MAX_XML_INPUT`] bytes: every XML input goes through here.

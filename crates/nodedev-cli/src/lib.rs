@@ -10,18 +10,20 @@
 //! | `app` | [`main_with`], [`run`]: parse, dispatch, error and exit-status policy |
 //! | [`cli`] | the clap definitions (what the user typed, nothing resolved) |
 //! | [`virsh`] | virsh mode: virsh's command line translated into ours |
-//! | `query` | list, dumpxml, info, snapshot, xml normalize |
+//! | `query` | list, dumpxml, info, xml normalize |
 //! | `batch` | detach, reattach, apply |
 //! | `reset` | reset |
 //! | [`hook`] | the libvirt hook and its installation |
 //! | `domain` | what a domain document asks for |
 //! | `input`, `output` | bounded XML input; virsh's error lines |
+//! | `files` | files named on the command line: XML read as regular files only; snapshot and hook script written without replacing devices or links |
 //! | `lookup`, `render`, `tree` | names to devices; devices to XML; the tree drawing |
 
 mod app;
 mod batch;
 pub mod cli;
 mod domain;
+mod files;
 pub mod hook;
 mod input;
 mod lookup;

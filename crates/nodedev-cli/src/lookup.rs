@@ -19,51 +19,23 @@ pub struct Host {
     sysfs: Arc<dyn Sysfs>,
     /// Whether this is the live kernel (writes allowed) rather than a snapshot.
     live: bool,
-    /// An unpacked snapshot, removed when the host is dropped.
-    _unpacked: Option<tempfile::TempDir>,
 }
 
 impl Host {
-    /// `/`, a directory, or a snapshot tar to unpack first.
+    /// `/`, a snapshot directory (read confined to it), or a snapshot tar (read
+    /// into memory; nothing is unpacked): see `hostdev_manager::snapshot::open`.
     pub fn open(root: Option<&Path>) -> Result<Self> {
         let Some(root) = root.filter(|r| *r != Path::new("/")) else {
             return Ok(Self::live(Arc::new(RealSysfs::system())));
         };
-        if root.is_file() {
-            let dir = tempfile::Builder::new()
-                .prefix("nodedev-snapshot.")
-                .tempdir()
-                .context("failed to create a directory to unpack the snapshot into")?;
-            let file = std::fs::File::open(root)
-                .with_context(|| format!("failed to open snapshot {}", root.display()))?;
-            hostdev_manager::snapshot::unpack_tar(std::io::BufReader::new(file), dir.path())
-                .with_context(|| format!("failed to unpack snapshot {}", root.display()))?;
-            return Ok(Self {
-                sysfs: Arc::new(RealSysfs::with_root(dir.path())),
-                live: false,
-                _unpacked: Some(dir),
-            });
-        }
-        if !root.is_dir() {
-            anyhow::bail!(
-                "--root {}: no such directory or snapshot file",
-                root.display()
-            );
-        }
-        Ok(Self {
-            sysfs: Arc::new(RealSysfs::with_root(root)),
-            live: false,
-            _unpacked: None,
-        })
+        let sysfs = hostdev_manager::snapshot::open(root)
+            .with_context(|| format!("--root {}: not a readable snapshot", root.display()))?;
+        Ok(Self { sysfs, live: false })
     }
 
     /// A live kernel (the real one, or the simulated one in tests).
     pub fn live(sysfs: Arc<dyn Sysfs>) -> Self {
-        Self {
-            sysfs,
-            live: true,
-            _unpacked: None,
-        }
+        Self { sysfs, live: true }
     }
 
     /// The sysfs view.

@@ -1,4 +1,4 @@
-//! The read-only commands: list, dumpxml, info, snapshot and xml normalize. Each
+//! The read-only commands: list, dumpxml, info and xml normalize (snapshot: `files`). Each
 //! reads through the engine and prints what virsh prints.
 
 use std::io::{Read, Write};
@@ -10,7 +10,7 @@ use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
 use crate::app::Backend;
-use crate::cli::{Cli, DumpxmlArgs, InfoArgs, ListArgs, SnapshotArgs};
+use crate::cli::{Cli, DumpxmlArgs, InfoArgs, ListArgs};
 use crate::input::{input_name, read_xml};
 use crate::lookup::{self, find_named, virsh_name_order, Found};
 use crate::output::{not_found, virsh_error};
@@ -209,34 +209,6 @@ pub fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<(
     writeln!(out, "{:<15} yes", "Active:")?;
     writeln!(out, "{:<15} {}", "Persistent:", persistent)?;
     writeln!(out, "{:<15} {}", "Autostart:", autostart)?;
-    Ok(())
-}
-
-pub fn snapshot(sysfs: &dyn Sysfs, args: &SnapshotArgs, out: &mut dyn Write) -> Result<()> {
-    let snap = hostdev_manager::snapshot::Snapshot::collect(sysfs);
-    if args.output == Path::new("-") {
-        snap.write_tar(out)?;
-        return Ok(());
-    }
-    let tmp = args.output.with_extension("tar.partial");
-    let file = std::fs::File::create(&tmp)
-        .with_context(|| format!("failed to create {}", tmp.display()))?;
-    snap.write_tar(std::io::BufWriter::new(file))
-        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("failed to write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output).with_context(|| {
-        format!(
-            "failed to rename {} to {}",
-            tmp.display(),
-            args.output.display()
-        )
-    })?;
-    eprintln!(
-        "Snapshot of {} sysfs entries written to {}",
-        snap.entries().len(),
-        args.output.display()
-    );
     Ok(())
 }
 
