@@ -84,17 +84,29 @@ fn nonblocking_noctty() -> i32 {
 }
 
 /// Reads a whole regular file of at most `limit` bytes (see [`open_regular`]).
-/// A larger file is an [`io::ErrorKind::FileTooLarge`] error, found after
-/// reading at most `limit + 1` bytes.
+/// A larger file is an [`io::ErrorKind::FileTooLarge`] error: refused from its
+/// size (`fstat`) without reading, or found after reading at most `limit + 1`
+/// bytes if it grew. The buffer is sized once from that size, so memory stays
+/// near the file's size instead of doubling past it.
 pub fn read_regular(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let file = open_regular(path)?;
-    read_limited(file, limit)
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(limit));
+    }
+    read_limited_sized(file, limit, size)
 }
 
 /// Reads everything `reader` gives, up to `limit` bytes; one byte more is an
 /// [`io::ErrorKind::FileTooLarge`] error naming the limit.
 pub fn read_limited(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    read_limited_sized(reader, limit, 0)
+}
+
+/// [`read_limited`], allocating once for `expected` bytes.
+fn read_limited_sized(reader: impl Read, limit: u64, expected: u64) -> io::Result<Vec<u8>> {
+    let capacity = usize::try_from(expected.min(limit).saturating_add(1)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)?;

@@ -487,8 +487,14 @@ impl Snapshot {
                             .link_name()?
                             .ok_or_else(|| invalid(format!("hard link {shown} has no target")))?
                             .into_owned();
-                        let found =
-                            member_path(&target)?.and_then(|t| snap.entries.get(&t).cloned());
+                        let found = member_path(&target)
+                            .map_err(|e| {
+                                invalid(format!(
+                                    "hard link {shown} names {}: {e}",
+                                    target.display()
+                                ))
+                            })?
+                            .and_then(|t| snap.entries.get(&t).cloned());
                         let Some(copy) = found.filter(|e| !matches!(e, Entry::Dir)) else {
                             return Err(invalid(format!(
                                 "hard link {shown} names {}, which is not a file earlier in the \
