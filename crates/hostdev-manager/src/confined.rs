@@ -12,10 +12,10 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::files;
 use crate::resolve::{resolve, Kind, Resolved, Tree};
-use crate::sysfs::read_limit;
+use crate::sysfs::{read_limit, write_at_once, write_once};
 
 /// The most names one directory of a snapshot may list.
 pub const MAX_DIR_ENTRIES: usize = 65_536;
@@ -133,30 +133,11 @@ impl ConfinedDir {
     }
 
     pub(crate) fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let mut file = self.open_file(path, OFlags::WRONLY)?;
-        let n = file.write(data)?;
-        if n != data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("short write: {n} of {} bytes", data.len()),
-            ));
-        }
-        Ok(())
+        write_once(&self.open_file(path, OFlags::WRONLY)?, data)
     }
 
     pub(crate) fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
-        let file = self.open_file(path, OFlags::WRONLY)?;
-        let n = file.write_at(data, offset)?;
-        if n != data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "short write at offset {offset:#x}: {n} of {} bytes",
-                    data.len()
-                ),
-            ));
-        }
-        Ok(())
+        write_at_once(&self.open_file(path, OFlags::WRONLY)?, offset, data)
     }
 
     pub(crate) fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
@@ -259,14 +240,7 @@ mod tests {
         symlink("loop", d.join("loop2")).unwrap();
         symlink("../../..", root.join("sys/up")).unwrap();
         std::fs::hard_link(&secret, d.join("hard")).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            d.join("fifo"),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o644),
-            0,
-        )
-        .unwrap();
+        crate::files::mkfifo(&d.join("fifo"));
         let big = std::fs::File::create(d.join("config")).unwrap();
         big.set_len(2_500_000_000).unwrap(); // sparse
         std::fs::write(d.join("vpd"), vec![0x82; 32 << 10]).unwrap();

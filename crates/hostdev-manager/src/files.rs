@@ -322,6 +322,19 @@ pub fn context(e: io::Error, what: String) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+/// Makes a FIFO (for tests).
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,14 +369,7 @@ mod tests {
         let e = read_regular(Path::new("/dev/zero"), 5).unwrap_err();
         assert!(e.to_string().contains("a character device"), "{e}");
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        mkfifo(&fifo);
         let e = read_regular(&fifo, 5).unwrap_err();
         assert!(e.to_string().contains("a FIFO"), "{e}");
     }

@@ -538,14 +538,7 @@ C 02  Network controller
         assert!(err.to_string().contains("a character device"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::files::mkfifo(&fifo);
         let err = PciIds::load(&fifo).unwrap_err();
         assert!(err.to_string().contains("a FIFO"), "{err}");
         let big = dir.path().join("big");

@@ -430,6 +430,16 @@ impl Snapshot {
     fn read_members(archive: &mut dyn Read, limits: &TarLimits) -> io::Result<Self> {
         let mut snap = Self::default();
         let mut total: u64 = 0;
+        let count = |total: &mut u64, bytes: &[u8]| {
+            *total += bytes.len() as u64;
+            if *total > limits.total_file_bytes {
+                return Err(invalid(format!(
+                    "its files hold more than {}; a snapshot holds less",
+                    files::bytes(limits.total_file_bytes)
+                )));
+            }
+            Ok(())
+        };
         let mut members = 0usize;
         {
             let mut a = tar::Archive::new(archive);
@@ -461,13 +471,7 @@ impl Snapshot {
                         }
                         let bytes = files::read_limited(&mut entry, limits.file_bytes)
                             .map_err(|e| files::context(e, format!("member {shown}")))?;
-                        total += bytes.len() as u64;
-                        if total > limits.total_file_bytes {
-                            return Err(invalid(format!(
-                                "its files hold more than {}; a snapshot holds less",
-                                files::bytes(limits.total_file_bytes)
-                            )));
-                        }
+                        count(&mut total, &bytes)?;
                         snap.add(&path, Entry::File(bytes));
                     }
                     T::Symlink => {
@@ -503,13 +507,7 @@ impl Snapshot {
                             )));
                         };
                         if let Entry::File(bytes) = &copy {
-                            total += bytes.len() as u64;
-                            if total > limits.total_file_bytes {
-                                return Err(invalid(format!(
-                                    "its files hold more than {}; a snapshot holds less",
-                                    files::bytes(limits.total_file_bytes)
-                                )));
-                            }
+                            count(&mut total, bytes)?;
                         }
                         snap.add(&path, copy);
                     }

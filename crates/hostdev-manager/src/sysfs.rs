@@ -129,38 +129,20 @@ impl Sysfs for RealSysfs {
         if let Some(c) = &self.confined {
             return c.write(path, data);
         }
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .open(self.host_path(path))?;
-        let n = f.write(data)?;
-        if n != data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("short write: {n} of {} bytes", data.len()),
-            ));
-        }
-        Ok(())
+        write_once(&f, data)
     }
 
     fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
         if let Some(c) = &self.confined {
             return c.write_at(path, offset, data);
         }
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(self.host_path(path))?;
-        let n = f.write_at(data, offset)?;
-        if n != data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "short write at offset {offset:#x}: {n} of {} bytes",
-                    data.len()
-                ),
-            ));
-        }
-        Ok(())
+        write_at_once(&f, offset, data)
     }
 
     fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
@@ -199,6 +181,35 @@ impl Sysfs for RealSysfs {
         }
         self.host_path(path).is_dir()
     }
+}
+
+/// One `write(2)` of all of `data`; a short write is an error (the kernel acts
+/// on each write call, so a second call to finish it would be a second command).
+pub(crate) fn write_once(mut f: &std::fs::File, data: &[u8]) -> io::Result<()> {
+    let n = f.write(data)?;
+    if n != data.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {n} of {} bytes", data.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// One `pwrite(2)` of all of `data` at `offset`; a short write is an error.
+pub(crate) fn write_at_once(f: &std::fs::File, offset: u64, data: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let n = f.write_at(data, offset)?;
+    if n != data.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!(
+                "short write at offset {offset:#x}: {n} of {} bytes",
+                data.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves a symlink's target against the directory holding the link, purely

@@ -262,6 +262,17 @@ fn add_sparse(b: &mut tar::Builder<Vec<u8>>, path: &str, real: u64) {
     b.append(&h, &[0u8; 512][..]).unwrap();
 }
 
+fn mkfifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+}
+
 fn write_tar(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -470,13 +481,10 @@ fn a_directory_with_links_out_fifos_devices_and_a_sparse_file_shows_only_itself(
     replace_with_link(&format!("{DEV}/config"), "/dev/zero");
     replace_with_link(&format!("{DEV}/uevent"), &secret.climbing());
     replace_with_link(&format!("{DEV}/vpd"), &abs);
-    let mkfifo = |p: &Path| {
-        let _ = std::fs::remove_file(p);
-        let st = Command::new("mkfifo").arg(p).status().unwrap();
-        assert!(st.success());
-    };
-    mkfifo(&at(&format!("{DMI}/bios_vendor")));
-    mkfifo(&at(&format!("{DEV}/numa_node")));
+    for p in [format!("{DMI}/bios_vendor"), format!("{DEV}/numa_node")] {
+        let _ = std::fs::remove_file(at(&p));
+        mkfifo(&at(&p));
+    }
     // A hard link to the secret (same filesystem): the file itself, by another name.
     let hard = at(&format!("{DEV}/modalias"));
     std::fs::remove_file(&hard).unwrap();
@@ -526,11 +534,7 @@ fn a_directory_with_links_out_fifos_devices_and_a_sparse_file_shows_only_itself(
 fn pci_ids_and_xml_inputs_must_be_regular_files() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&fifo);
     let tar = fixture();
     for input in [Path::new("/dev/zero"), fifo.as_path(), dir.path()] {
         let cases: Vec<Vec<&OsStr>> = vec![
@@ -681,11 +685,7 @@ fn snapshot_streams_into_devices_fifos_and_stdout() {
     // A FIFO: written through, still a FIFO, and what came out is the snapshot.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&fifo);
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -833,11 +833,7 @@ fn hook_install_never_replaces_a_link_or_a_fifo() {
     assert_eq!(run.code, Some(1));
     assert_eq!(std::fs::read(&victim).unwrap(), b"victim");
     std::fs::remove_file(&script).unwrap();
-    assert!(Command::new("mkfifo")
-        .arg(&script)
-        .status()
-        .unwrap()
-        .success());
+    mkfifo(&script);
     let run = install("FIFO");
     assert_eq!(run.code, Some(1));
     assert!(std::fs::symlink_metadata(&script)
