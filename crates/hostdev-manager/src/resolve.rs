@@ -7,7 +7,9 @@
 //! link is expanded where it is met: an absolute target starts again from the
 //! root, a relative one from the directory holding the link. At most
 //! [`MAX_LINKS`] links are followed in one resolution (`ELOOP` after that, as the
-//! kernel's limit of 40). Nothing ever names a file outside the tree.
+//! kernel's limit of 40), and at most [`MAX_STEPS`] components are walked in all
+//! (`ENAMETOOLONG` after that), so a link target of `a/../` repeated cannot make
+//! every read slow. Nothing ever names a file outside the tree.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -15,6 +17,9 @@ use std::path::{Component, Path, PathBuf};
 
 /// Links followed in one resolution before it fails with `ELOOP` (the kernel's `MAXSYMLINKS`).
 pub const MAX_LINKS: usize = 40;
+/// Components walked in one resolution, links' targets included, before it fails
+/// with `ENAMETOOLONG`. A sysfs path with its links takes a few dozen.
+pub const MAX_STEPS: usize = 256;
 
 /// What one name in a directory is.
 pub(crate) enum Kind<D> {
@@ -73,6 +78,10 @@ fn eloop() -> io::Error {
     io::Error::from_raw_os_error(rustix::io::Errno::LOOP.raw_os_error())
 }
 
+fn enametoolong() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::NAMETOOLONG.raw_os_error())
+}
+
 fn enotdir() -> io::Error {
     io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error())
 }
@@ -89,7 +98,12 @@ pub(crate) fn resolve<T: Tree>(
     let mut pending = Vec::new();
     push_path(&mut pending, path);
     let mut links = 0;
+    let mut steps = 0;
     while let Some(step) = pending.pop() {
+        steps += 1;
+        if steps > MAX_STEPS {
+            return Err(enametoolong());
+        }
         match step {
             Step::Root => dirs.truncate(1),
             Step::Up => {
@@ -169,6 +183,7 @@ mod tests {
     }
 
     fn tree() -> Map {
+        let slow = format!("{}d", "../devices/".repeat(MAX_STEPS / 2));
         let mut m = BTreeMap::new();
         for d in ["/sys", "/sys/devices", "/sys/devices/d", "/sys/bus"] {
             m.insert(PathBuf::from(d), None);
@@ -181,6 +196,7 @@ mod tests {
             ("/sys/bus/loop", "loop2"),
             ("/sys/bus/loop2", "loop"),
             ("/sys/bus/root", "/"),
+            ("/sys/bus/slow", &slow),
         ];
         for (l, t) in links {
             m.insert(PathBuf::from(l), Some(PathBuf::from(t)));
@@ -218,6 +234,20 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         let e = dir_of("/sys/bus/etc/passwd").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn long_walks_end_with_enametoolong() {
+        let e = dir_of("/sys/bus/slow").unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(rustix::io::Errno::NAMETOOLONG.raw_os_error())
+        );
+        // The same walk, short enough, arrives.
+        assert_eq!(
+            dir_of("/sys/devices/../devices/../devices/d").unwrap(),
+            Path::new("/sys/devices/d")
+        );
     }
 
     #[test]

@@ -349,6 +349,9 @@ fn a_tar_with_links_out_devices_fifos_and_loops_shows_only_itself() {
             &format!("{DEV}/numa_node"),
             "/proc/self/environ",
         );
+        // A link that walks back and forth, to make every read through it slow.
+        let slow = format!("{}vendor", "../0000:00:01.0/".repeat(200));
+        add_link(b, Symlink, &format!("{DEV}/revision"), &slow);
         // Whole directories pointed at the live system's.
         add_link(b, Symlink, "sys/class/net", "/sys/class/net");
         add_link(
