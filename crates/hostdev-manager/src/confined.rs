@@ -9,7 +9,13 @@
 //! more than one hard link is refused too (a hard link could name any file on
 //! the same filesystem). Reads stop at [`read_limit`](crate::sysfs::read_limit);
 //! a directory lists at most [`MAX_DIR_ENTRIES`] names.
+//!
+//! The last few walks to a directory are kept as their descriptors, so reading a
+//! device's thirty attributes walks to its directory once. A kept descriptor was
+//! reached inside the root; if the tree changes meanwhile, a read may see the
+//! directory it walked to then — still a directory that was inside the root.
 
+use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -17,24 +23,33 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::files;
-use crate::resolve::{resolve, Kind, Resolved, Tree};
+use crate::resolve::{resolve, Kind, Resolved, Tree, Walked};
 use crate::sysfs::{read_limit, write_at_once, write_once};
 
 /// The most names one directory of a snapshot may list.
 pub const MAX_DIR_ENTRIES: usize = 65_536;
 
-/// A snapshot directory: the root is opened for each operation.
+/// How many walks to directories are kept (each holds a descriptor per level):
+/// enough for the attributes of a device and its links to be read without
+/// walking from the root each time.
+const REMEMBERED_WALKS: usize = 16;
+
+/// A snapshot directory: the root is opened for each walk from the root; the
+/// last few walks to a directory are kept, as descriptors, for the reads that follow.
 #[derive(Debug, Clone)]
 pub(crate) struct ConfinedDir {
     root: PathBuf,
+    walks: Walks,
 }
 
 type Dir = Arc<OwnedFd>;
+/// The kept walks, the most recent first.
+type Walks = Arc<Mutex<VecDeque<(PathBuf, Walked<Dir>)>>>;
 
 impl Tree for ConfinedDir {
     type Dir = Dir;
@@ -70,6 +85,20 @@ impl Tree for ConfinedDir {
             _ => Kind::Other,
         })
     }
+
+    fn recall(&self, path: &Path) -> Option<Walked<Dir>> {
+        let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
+        let at = walks.iter().position(|(p, _)| p == path)?;
+        let hit = walks.remove(at)?;
+        walks.push_front(hit.clone());
+        Some(hit.1)
+    }
+
+    fn remember(&self, path: &Path, walked: &Walked<Dir>) {
+        let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
+        walks.push_front((path.to_path_buf(), walked.clone()));
+        walks.truncate(REMEMBERED_WALKS);
+    }
 }
 
 fn not_regular(kind: &Kind<Dir>) -> io::Error {
@@ -89,7 +118,10 @@ fn not_regular(kind: &Kind<Dir>) -> io::Error {
 
 impl ConfinedDir {
     pub(crate) fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            walks: Arc::default(),
+        }
     }
 
     /// Opens the regular file `path` leads to, with `flags` added to

@@ -41,6 +41,14 @@ pub(crate) trait Tree {
     fn root(&self) -> io::Result<Self::Dir>;
     /// What `name` is in `dir` (without following it); absent is `NotFound`.
     fn lookup(&self, dir: &Self::Dir, name: &OsStr) -> io::Result<Kind<Self::Dir>>;
+    /// A walk to the directory `path` that [`remember`](Tree::remember) kept
+    /// (none by default). Whatever it returns was resolved inside the root.
+    fn recall(&self, _path: &Path) -> Option<Walked<Self::Dir>> {
+        None
+    }
+    /// Keeps a walk to the directory `path` for [`recall`](Tree::recall)
+    /// (nothing by default).
+    fn remember(&self, _path: &Path, _walked: &Walked<Self::Dir>) {}
 }
 
 /// Where a path led.
@@ -86,75 +94,130 @@ fn enotdir() -> io::Error {
     io::Error::from_raw_os_error(rustix::io::Errno::NOTDIR.raw_os_error())
 }
 
+/// A walk that ended at a directory: the directories it stands in (the root
+/// first, the directory last) and what it spent of the limits.
+#[derive(Clone, Debug)]
+pub(crate) struct Walked<D> {
+    /// The root, then each directory down to where the walk ended.
+    pub stack: Vec<D>,
+    /// Links followed.
+    pub links: usize,
+    /// Components walked.
+    pub steps: usize,
+}
+
+/// How a walk ended.
+enum End<D> {
+    /// At a name in the directory on top of the stack.
+    Name(OsString, Kind<D>),
+    /// At the directory on top of the stack itself.
+    Dir,
+}
+
+/// Walks `pending` (a stack: next step last) from `at`, following links (the
+/// last one too when `follow_last`), within [`MAX_LINKS`] and [`MAX_STEPS`].
+fn walk<T: Tree>(
+    tree: &T,
+    at: &mut Walked<T::Dir>,
+    mut pending: Vec<Step>,
+    follow_last: bool,
+) -> io::Result<End<T::Dir>> {
+    while let Some(step) = pending.pop() {
+        at.steps += 1;
+        if at.steps > MAX_STEPS {
+            return Err(enametoolong());
+        }
+        match step {
+            Step::Root => at.stack.truncate(1),
+            Step::Up => {
+                if at.stack.len() > 1 {
+                    at.stack.pop();
+                }
+            }
+            Step::Name(name) => {
+                let last = pending.is_empty();
+                let here = at.stack.last().expect("the root is never popped");
+                match tree.lookup(here, &name)? {
+                    Kind::Dir(d) if !last => at.stack.push(d),
+                    Kind::Link(target) if !last || follow_last => {
+                        at.links += 1;
+                        if at.links > MAX_LINKS {
+                            return Err(eloop());
+                        }
+                        push_path(&mut pending, &target);
+                    }
+                    Kind::File | Kind::Other if !last => return Err(enotdir()),
+                    kind => return Ok(End::Name(name, kind)),
+                }
+            }
+        }
+    }
+    Ok(End::Dir)
+}
+
+/// Walks to the directory `path` names (following every link), or recalls a
+/// walk the tree remembered.
+fn walk_to_dir<T: Tree>(tree: &T, path: &Path) -> io::Result<Walked<T::Dir>> {
+    if let Some(w) = tree.recall(path) {
+        return Ok(w);
+    }
+    let mut at = Walked {
+        stack: vec![tree.root()?],
+        links: 0,
+        steps: 0,
+    };
+    let mut pending = Vec::new();
+    push_path(&mut pending, path);
+    match walk(tree, &mut at, pending, true)? {
+        End::Dir => {}
+        End::Name(_, Kind::Dir(d)) => at.stack.push(d),
+        End::Name(..) => return Err(enotdir()),
+    }
+    tree.remember(path, &at);
+    Ok(at)
+}
+
 /// Resolves `path` (absolute or relative, both taken from the root) inside
 /// `tree`. The last component is followed when it is a link and `follow_last`.
+///
+/// The directory holding the last component is reached first (and may be
+/// recalled from [`Tree::recall`]: reads of a device's attributes share it), then
+/// the last component is looked up there.
 pub(crate) fn resolve<T: Tree>(
     tree: &T,
     path: &Path,
     follow_last: bool,
 ) -> io::Result<Resolved<T::Dir>> {
-    let root = tree.root()?;
-    let mut dirs: Vec<T::Dir> = vec![root];
-    let mut pending = Vec::new();
-    push_path(&mut pending, path);
-    let mut links = 0;
-    let mut steps = 0;
-    while let Some(step) = pending.pop() {
-        steps += 1;
-        if steps > MAX_STEPS {
-            return Err(enametoolong());
+    let (mut at, pending) = match (path.parent(), path.components().next_back()) {
+        (Some(parent), Some(Component::Normal(last))) => (
+            walk_to_dir(tree, parent)?,
+            vec![Step::Name(last.to_os_string())],
+        ),
+        _ => {
+            let mut pending = Vec::new();
+            push_path(&mut pending, path);
+            let at = Walked {
+                stack: vec![tree.root()?],
+                links: 0,
+                steps: 0,
+            };
+            (at, pending)
         }
-        match step {
-            Step::Root => dirs.truncate(1),
-            Step::Up => {
-                if dirs.len() > 1 {
-                    dirs.pop();
-                }
-            }
-            Step::Name(name) => {
-                let last = pending.is_empty();
-                let here = dirs.last().expect("the root is never popped");
-                match tree.lookup(here, &name)? {
-                    Kind::Dir(d) if last => {
-                        return Ok(Resolved {
-                            parent: here.clone(),
-                            name: Some(name),
-                            kind: Kind::Dir(d),
-                        })
-                    }
-                    Kind::Dir(d) => dirs.push(d),
-                    Kind::Link(target) if last && !follow_last => {
-                        return Ok(Resolved {
-                            parent: here.clone(),
-                            name: Some(name),
-                            kind: Kind::Link(target),
-                        })
-                    }
-                    Kind::Link(target) => {
-                        links += 1;
-                        if links > MAX_LINKS {
-                            return Err(eloop());
-                        }
-                        push_path(&mut pending, &target);
-                    }
-                    kind @ (Kind::File | Kind::Other) if last => {
-                        return Ok(Resolved {
-                            parent: here.clone(),
-                            name: Some(name),
-                            kind,
-                        })
-                    }
-                    Kind::File | Kind::Other => return Err(enotdir()),
-                }
-            }
-        }
-    }
-    // The path ended at a directory reached by `/` or `..` (or at a link to one).
-    let here = dirs.pop().expect("the root is never popped");
-    Ok(Resolved {
-        parent: here.clone(),
-        name: None,
-        kind: Kind::Dir(here),
+    };
+    let end = walk(tree, &mut at, pending, follow_last)?;
+    let here = at.stack.pop().expect("the root is never popped");
+    Ok(match end {
+        End::Name(name, kind) => Resolved {
+            parent: here,
+            name: Some(name),
+            kind,
+        },
+        // The path ended at a directory reached by `/` or `..` (or at a link to one).
+        End::Dir => Resolved {
+            parent: here.clone(),
+            name: None,
+            kind: Kind::Dir(here),
+        },
     })
 }
 

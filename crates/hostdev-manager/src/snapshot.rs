@@ -384,6 +384,10 @@ impl Default for TarLimits {
     }
 }
 
+/// What to do with a snapshot too large to read into memory.
+const UNPACK_HINT: &str = ", the most a snapshot tar may hold in memory; for a machine \
+    this large, unpack it (`tar xf`) and give the directory to --root";
+
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
@@ -420,7 +424,7 @@ impl Snapshot {
         // Cut off at the size limit, the tar reader fails or ends early: say why.
         if counted.limit() == 0 {
             return Err(invalid(format!(
-                "the archive is larger than {}; a snapshot is smaller",
+                "the archive is larger than {}{UNPACK_HINT}",
                 files::bytes(limits.archive_bytes)
             )));
         }
@@ -434,7 +438,7 @@ impl Snapshot {
             *total += bytes.len() as u64;
             if *total > limits.total_file_bytes {
                 return Err(invalid(format!(
-                    "its files hold more than {}; a snapshot holds less",
+                    "its files hold more than {}{UNPACK_HINT}",
                     files::bytes(limits.total_file_bytes)
                 )));
             }
@@ -448,7 +452,7 @@ impl Snapshot {
                 members += 1;
                 if members > limits.members {
                     return Err(invalid(format!(
-                        "more than {} members; a snapshot has fewer",
+                        "more than {} members{UNPACK_HINT}",
                         limits.members
                     )));
                 }
@@ -646,7 +650,7 @@ pub fn open(root: &Path) -> io::Result<Arc<dyn Sysfs>> {
     let limits = TarLimits::default();
     if meta.len() > limits.archive_bytes {
         return Err(invalid(format!(
-            "{} bytes; a snapshot is at most {}",
+            "{} bytes, more than {}{UNPACK_HINT}",
             meta.len(),
             files::bytes(limits.archive_bytes)
         )));
