@@ -55,8 +55,11 @@
 //! [`NodeDevice::to_xml`] prints what `virNodeDeviceDefFormat` prints: its element
 //! order, 2-space indentation, single-quoted attributes, its number formats,
 //! and its escaping ([`escape`] is `virBufferEscapeString`; VPD field values
-//! are printed raw as libvirt prints them, except `&` and `<`, which would make
-//! the document malformed).
+//! are printed raw as libvirt prints them, except `&`, `<` and the `>` of
+//! `]]>`, which would make the document malformed). Every string is cut at its
+//! first NUL (libvirt's strings are C strings) and loses the characters XML
+//! 1.0 forbids, so the output is well-formed whatever the model holds (libvirt
+//! itself prints 0x1A–0x1F raw).
 #![deny(missing_docs)]
 
 mod domain;
