@@ -38,7 +38,29 @@ pub(crate) struct Element {
 }
 
 fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
-    XmlError::Syntax(format!("at byte {}: {msg}", reader.buffer_position()))
+    XmlError::Syntax(format!(
+        "at byte {}: {}",
+        reader.buffer_position(),
+        clip(&msg.to_string())
+    ))
+}
+
+/// A message from quick-xml cut to 300 characters: it quotes names whole (an
+/// end tag that does not match, say), and a name can be megabytes long.
+fn clip(msg: &str) -> String {
+    const LIMIT: usize = 300;
+    let mut out = String::new();
+    for c in msg.chars().take(LIMIT) {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    if msg.chars().nth(LIMIT).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Most elements kept in a tree (node-device documents have a few hundred at
