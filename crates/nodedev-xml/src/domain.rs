@@ -14,7 +14,7 @@
 
 use pci_types::PciAddress;
 
-use crate::parse::{build_tree, Element};
+use crate::parse::{build_tree_with, shorten, Element, Keep, TreeRules, DOMAIN_MAX_DEPTH};
 use crate::XmlError;
 
 /// The XML namespace of nodedev-shim's domain metadata.
@@ -57,6 +57,51 @@ pub struct DomainHostdevs {
     pub metadata: HookMetadata,
 }
 
+/// The local part of a qualified name (`shim:hostdevs` → `hostdevs`).
+fn local_name(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(_, local)| local)
+}
+
+/// An attribute that binds a prefix (or the default namespace) to ours.
+fn binds_our_namespace(name: &str, value: &str) -> bool {
+    (name == "xmlns" || name.starts_with("xmlns:")) && value == HOOK_NAMESPACE
+}
+
+/// What the domain reader keeps: the root, its `<name>`, the PCI hostdevs and
+/// hostdev interfaces with their `<driver>` and `<source><address>`, and in
+/// `<metadata>` the `hostdevs` elements that bind our namespace with their
+/// items' `address`. Everything else (the rest of the domain, other
+/// applications' metadata of any size) is read, checked and dropped.
+const DOMAIN: TreeRules = TreeRules {
+    max_depth: DOMAIN_MAX_DEPTH,
+    keep: |ancestors, name| {
+        let path: Vec<&str> = ancestors.iter().map(|e| e.name.as_str()).collect();
+        match (path.as_slice(), name) {
+            ([], _) => Keep::Some(|_, _| false),
+            (["domain"], "name" | "devices" | "metadata") => Keep::Some(|_, _| false),
+            (["domain", "devices"], "hostdev" | "interface") => Keep::All,
+            (["domain", "devices", _], "driver" | "source") => Keep::All,
+            (["domain", "devices", _, "source"], "address") => Keep::All,
+            (["domain", "metadata"], n) if local_name(n) == "hostdevs" => {
+                Keep::IfAny(binds_our_namespace)
+            }
+            (["domain", "metadata", _], _) => Keep::Some(|name, _| name == "address"),
+            _ => Keep::Skip,
+        }
+    },
+};
+
+/// What `nodedev detach --xml` reads of one `<hostdev>` or `<interface>`.
+const HOSTDEV: TreeRules = TreeRules {
+    max_depth: DOMAIN_MAX_DEPTH,
+    keep: |ancestors, name| match (ancestors.len(), name) {
+        (0, _) => Keep::All,
+        (1, "driver" | "source") => Keep::All,
+        (2, "address") if ancestors[1].name == "source" => Keep::All,
+        _ => Keep::Skip,
+    },
+};
+
 fn invalid(msg: impl Into<String>) -> XmlError {
     XmlError::Invalid(msg.into())
 }
@@ -80,7 +125,12 @@ fn pci_address(el: &Element, what: &str) -> Result<PciAddress, XmlError> {
         let v = el
             .attr(n)
             .ok_or_else(|| invalid(format!("{what}: <address> lacks '{n}'")))?;
-        base0(v).ok_or_else(|| invalid(format!("{what}: <address {n}='{v}'> is not a number")))
+        base0(v).ok_or_else(|| {
+            invalid(format!(
+                "{what}: <address {n}='{}'> is not a number",
+                shorten(v)
+            ))
+        })
     };
     let (domain, bus, slot, function) = (
         field("domain")?,
@@ -142,11 +192,8 @@ fn metadata(meta: &Element) -> Result<HookMetadata, XmlError> {
             continue;
         }
         for item in &el.children {
-            let local = item
-                .name
-                .split_once(':')
-                .map_or(item.name.as_str(), |(_, l)| l);
-            let what = format!("metadata <{}>", item.name);
+            let local = local_name(&item.name);
+            let what = format!("metadata <{}>", shorten(&item.name));
             let address = item
                 .attr("address")
                 .ok_or_else(|| invalid(format!("{what} lacks 'address'")))?;
@@ -159,7 +206,8 @@ fn metadata(meta: &Element) -> Result<HookMetadata, XmlError> {
                 "skip" => out.skip.push(address),
                 other => {
                     return Err(invalid(format!(
-                        "metadata: unknown element <{other}> (device, group or skip)"
+                        "metadata: unknown element <{}> (device, group or skip)",
+                        shorten(other)
                     )))
                 }
             }
@@ -171,18 +219,18 @@ fn metadata(meta: &Element) -> Result<HookMetadata, XmlError> {
 /// Reads one `<hostdev mode='subsystem' type='pci'>` or `<interface
 /// type='hostdev'>` element on its own (`nodedev detach --xml`).
 pub fn hostdev_element(xml: &str) -> Result<DomainPciDevice, XmlError> {
-    let el = build_tree(xml)?;
+    let el = build_tree_with(xml, &HOSTDEV)?;
     let is_pci_hostdev = el.name == "hostdev" && el.attr("type") == Some("pci");
     let is_hostdev_interface = el.name == "interface" && el.attr("type") == Some("hostdev");
     if !(is_pci_hostdev || is_hostdev_interface) {
         return Err(invalid(format!(
             "<{}> is not a PCI <hostdev> or an <interface type='hostdev'>",
-            el.name
+            shorten(&el.name)
         )));
     }
     let driver = child(&el, "driver");
     Ok(DomainPciDevice {
-        address: source_address(&el, &format!("<{}>", el.name))?,
+        address: source_address(&el, &format!("<{}>", shorten(&el.name)))?,
         managed: el.attr("managed") == Some("yes"),
         driver_name: driver.and_then(|d| d.attr("name")).map(str::to_string),
         driver_model: driver.and_then(|d| d.attr("model")).map(str::to_string),
@@ -194,11 +242,11 @@ pub fn hostdev_element(xml: &str) -> Result<DomainPciDevice, XmlError> {
 /// its hooks on standard input). Fails on a document that is not well-formed, is
 /// not a `<domain>`, or has a PCI hostdev whose address libvirt would reject.
 pub fn domain_hostdevs(xml: &str) -> Result<DomainHostdevs, XmlError> {
-    let root = build_tree(xml)?;
+    let root = build_tree_with(xml, &DOMAIN)?;
     if root.name != "domain" {
         return Err(invalid(format!(
             "the root element is <{}>, not <domain>",
-            root.name
+            shorten(&root.name)
         )));
     }
     let name = child(&root, "name")

@@ -27,18 +27,39 @@
 //!   (from a character reference): libvirt prints those raw, and XML then reads
 //!   them back as a line feed or a space.
 //! - XML is read as an XML 1.0 processor reads it (line ends and attribute
-//!   values normalized; characters XML forbids refused). A document with a
-//!   DOCTYPE is refused and nothing but XML's five predefined entities and
-//!   character references is ever expanded. Input is capped at [`MAX_INPUT`]
-//!   bytes, nesting at [`MAX_DEPTH`]; no input makes it panic.
+//!   values normalized; characters XML forbids refused — a NUL, an escape
+//!   character or any other control but tab, line feed and carriage return,
+//!   literal or as a character reference — with the character and its byte
+//!   offset in the message). A document with a DOCTYPE is refused and nothing
+//!   but XML's five predefined entities and character references is ever
+//!   expanded. Input is capped at [`MAX_INPUT`] bytes, nesting at
+//!   [`MAX_DEPTH`], attributes per element at [`MAX_ATTRIBUTES`]; no input
+//!   makes it panic.
+//! - Reading takes time linear in the size of the input, whatever it holds
+//!   (attributes are checked for duplicates with a hash set, not quick-xml's
+//!   pairwise comparison), and messages quote at most 40 characters of any
+//!   name or value.
+//!
+//! # Domain documents
+//!
+//! [`domain_hostdevs`] (the libvirt hook's reader) and [`hostdev_element`]
+//! keep only what they use: the PCI hostdevs and hostdev interfaces, and our
+//! metadata. Every other element — above all other applications' elements in
+//! `<metadata>`, which libvirt keeps as given — is checked for
+//! well-formedness in linear time and dropped, without a limit on its
+//! attributes or elements (refusing the domain would abort the VM's start);
+//! nesting is limited only where libxml2, which libvirt parses with, stops.
 //!
 //! # Writing
 //!
 //! [`NodeDevice::to_xml`] prints what `virNodeDeviceDefFormat` prints: its element
 //! order, 2-space indentation, single-quoted attributes, its number formats,
 //! and its escaping ([`escape`] is `virBufferEscapeString`; VPD field values
-//! are printed raw as libvirt prints them, except `&` and `<`, which would make
-//! the document malformed).
+//! are printed raw as libvirt prints them, except `&`, `<` and the `>` of
+//! `]]>`, which would make the document malformed). Every string is cut at its
+//! first NUL (libvirt's strings are C strings) and loses the characters XML
+//! 1.0 forbids, so the output is well-formed whatever the model holds (libvirt
+//! itself prints 0x1A–0x1F raw).
 #![deny(missing_docs)]
 
 mod domain;
@@ -50,7 +71,7 @@ pub use domain::{
     domain_hostdevs, hostdev_element, DomainHostdevs, DomainPciDevice, HookMetadata, HOOK_NAMESPACE,
 };
 pub use model::*;
-pub use parse::{parse, MAX_DEPTH, MAX_INPUT};
+pub use parse::{parse, MAX_ATTRIBUTES, MAX_DEPTH, MAX_INPUT};
 pub use write::escape;
 
 /// Why a document was rejected. Messages name the element at fault.

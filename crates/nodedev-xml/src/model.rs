@@ -216,13 +216,16 @@ pub const NET_FEATURES: [&str; 14] = [
 /// each once (libvirt keeps a bitmap), then any others in their given order,
 /// each once.
 pub fn canonical_features(features: &[String]) -> Vec<String> {
+    let given: std::collections::HashSet<&str> = features.iter().map(String::as_str).collect();
     let mut out: Vec<String> = NET_FEATURES
         .iter()
-        .filter(|k| features.iter().any(|f| f == *k))
+        .filter(|k| given.contains(*k))
         .map(|k| k.to_string())
         .collect();
+    // Unknown names (a model built by hand) follow, once each, in their order.
+    let mut seen = std::collections::HashSet::new();
     for f in features {
-        if !NET_FEATURES.contains(&f.as_str()) && !out.contains(f) {
+        if !NET_FEATURES.contains(&f.as_str()) && seen.insert(f.as_str()) {
             out.push(f.clone());
         }
     }

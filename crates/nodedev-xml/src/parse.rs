@@ -3,10 +3,11 @@
 //! tree into the model, checking what libvirt's nodedev.rng checks.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use pci_types::vpd::{VpdCustomField, VpdReadOnly, VpdReadWrite, VpdResource};
 use pci_types::{LinkSpeed, PciAddress, PciExpressLink};
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::model::*;
@@ -14,8 +15,18 @@ use crate::XmlError;
 
 /// Largest document accepted.
 pub const MAX_INPUT: usize = 16 * 1024 * 1024;
-/// Deepest nesting accepted (node-device documents are 6 deep).
+/// Deepest nesting accepted in a node-device document (they are 6 deep).
 pub const MAX_DEPTH: usize = 32;
+/// Most attributes accepted on one element of a node-device document, and on
+/// the elements the domain reader keeps (`<hostdev>`, `<driver>`, `<source>`,
+/// `<address>`): libvirt's node-device elements have at most 4 and its domain
+/// elements a few dozen. Foreign elements in a domain's `<metadata>` are not
+/// limited: they are checked in linear time and dropped.
+pub const MAX_ATTRIBUTES: usize = 256;
+/// Deepest nesting the domain reader accepts: libxml2, which libvirt parses
+/// domain XML with, refuses documents deeper than 256 levels (2048 with
+/// `XML_PARSE_HUGE`), so no domain libvirt hands a hook is deeper than this.
+pub(crate) const DOMAIN_MAX_DEPTH: usize = 2048;
 
 /// An element of the tree.
 #[derive(Debug)]
@@ -27,11 +38,102 @@ pub(crate) struct Element {
 }
 
 fn syntax(reader: &Reader<&[u8]>, msg: impl std::fmt::Display) -> XmlError {
-    XmlError::Syntax(format!("at byte {}: {msg}", reader.buffer_position()))
+    XmlError::Syntax(format!(
+        "at byte {}: {}",
+        reader.buffer_position(),
+        clip(&msg.to_string())
+    ))
 }
 
-/// Most elements accepted (node-device documents have a few hundred at most).
+/// A message from quick-xml cut to 300 characters: it quotes names whole (an
+/// end tag that does not match, say), and a name can be megabytes long.
+fn clip(msg: &str) -> String {
+    const LIMIT: usize = 300;
+    let mut out = String::new();
+    for c in msg.chars().take(LIMIT) {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    if msg.chars().nth(LIMIT).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Most elements kept in a tree (node-device documents have a few hundred at
+/// most; the domain reader keeps only a handful per PCI hostdev).
 const MAX_ELEMENTS: usize = 100_000;
+
+/// What [`build_tree`] keeps of an element. Whatever it does not keep is still
+/// read and checked (well-formedness, characters, references, duplicate
+/// attributes) in time linear in its size, then dropped.
+#[derive(Clone, Copy)]
+pub(crate) enum Keep {
+    /// The element, its text and all its attributes (at most [`MAX_ATTRIBUTES`]).
+    All,
+    /// The element and its text, with only the attributes `(name, value)` the
+    /// function accepts; any number of others is checked and dropped.
+    Some(fn(&str, &str) -> bool),
+    /// As [`Keep::Some`], but only if the function accepts at least one
+    /// attribute; otherwise as [`Keep::Skip`].
+    IfAny(fn(&str, &str) -> bool),
+    /// Nothing of the element or of anything inside it.
+    Skip,
+}
+
+/// How a document is read into a tree.
+pub(crate) struct TreeRules {
+    /// Deepest nesting accepted (kept or not).
+    pub(crate) max_depth: usize,
+    /// What to keep of an element, given the kept elements it is in (outermost
+    /// first) and its name. Not asked inside an element that is skipped.
+    pub(crate) keep: fn(&[Element], &str) -> Keep,
+}
+
+/// A node-device document: everything is kept.
+const NODE_DEVICE: TreeRules = TreeRules {
+    max_depth: MAX_DEPTH,
+    keep: |_, _| Keep::All,
+};
+
+/// Duplicate attribute names, found in linear time (quick-xml's own check
+/// compares each name with every earlier one, which made 200,000 attributes take
+/// half a minute; it is switched off).
+struct SeenNames<'a> {
+    few: Vec<&'a [u8]>,
+    many: Option<HashSet<&'a [u8]>>,
+}
+
+impl<'a> SeenNames<'a> {
+    /// Up to this many names are compared one by one (no allocation of a set
+    /// for the usual handful).
+    const FEW: usize = 8;
+
+    fn new() -> Self {
+        SeenNames {
+            few: Vec::new(),
+            many: None,
+        }
+    }
+
+    /// Records `name`; false if it was seen before.
+    fn insert(&mut self, name: &'a [u8]) -> bool {
+        if let Some(set) = &mut self.many {
+            return set.insert(name);
+        }
+        if self.few.contains(&name) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > Self::FEW {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
+    }
+}
 
 /// Trims XML's white space (space, tab, CR, LF) only, not Unicode's.
 fn xml_trim(s: &str) -> &str {
@@ -39,7 +141,7 @@ fn xml_trim(s: &str) -> &str {
 }
 
 /// XML 1.0 `Char`: what a document (and a character reference) may contain.
-fn xml_char(c: char) -> bool {
+pub(crate) fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
 }
 
@@ -47,7 +149,7 @@ fn xml_char(c: char) -> bool {
 fn check_chars(what: &str, s: &str) -> Result<(), XmlError> {
     match s.char_indices().find(|(_, c)| !xml_char(*c)) {
         Some((at, c)) => Err(XmlError::Syntax(format!(
-            "{what}: character U+{:04X} at byte {at} is not allowed in XML",
+            "{what}: character U+{:04X} at byte {at} is not allowed in XML (XML 1.0 allows no control character but tab, line feed and carriage return, and not U+FFFE or U+FFFF)",
             u32::from(c)
         ))),
         None => Ok(()),
@@ -106,7 +208,14 @@ fn attribute_value(raw: &str) -> Result<String, XmlError> {
     Ok(out)
 }
 
+/// Reads a node-device document into a tree, keeping everything.
 pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
+    build_tree_with(xml, &NODE_DEVICE)
+}
+
+/// Reads a document into a tree, keeping what `rules` asks for. Linear in the
+/// size of the input, whatever it holds.
+pub(crate) fn build_tree_with(xml: &str, rules: &TreeRules) -> Result<Element, XmlError> {
     if xml.len() > MAX_INPUT {
         return Err(XmlError::TooLarge { limit: MAX_INPUT });
     }
@@ -119,7 +228,10 @@ pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
     };
     let mut reader = Reader::from_reader(normalized.as_bytes());
     reader.config_mut().check_end_names = true;
+    // The kept elements open around the current position, outermost first.
     let mut stack: Vec<Element> = Vec::new();
+    // How many elements are open inside the innermost kept one, not kept.
+    let mut skipped = 0usize;
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
     let mut first = true;
@@ -139,16 +251,35 @@ pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
                 return Err(XmlError::Syntax(format!(
                     "content after the root element: <{}>",
-                    String::from_utf8_lossy(e.name().as_ref())
+                    shorten(&String::from_utf8_lossy(e.name().as_ref()))
                 )))
             }
-            Event::Start(e) | Event::Empty(e) if stack.len() >= MAX_DEPTH => {
+            Event::Start(e) | Event::Empty(e) if stack.len() + skipped >= rules.max_depth => {
                 return Err(XmlError::Syntax(format!(
-                    "elements nested deeper than {MAX_DEPTH} at <{}>",
-                    String::from_utf8_lossy(e.name().as_ref())
+                    "elements nested deeper than {} at <{}>",
+                    rules.max_depth,
+                    shorten(&String::from_utf8_lossy(e.name().as_ref()))
                 )))
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                let name = std::str::from_utf8(e.name().into_inner())
+                    .map_err(|err| syntax(&reader, err))?;
+                let mut keep = if skipped > 0 {
+                    Keep::Skip
+                } else {
+                    (rules.keep)(&stack, name)
+                };
+                let attrs = read_attributes(&reader, e, name, keep)?;
+                if matches!(keep, Keep::IfAny(_)) && attrs.is_empty() {
+                    keep = Keep::Skip;
+                }
+                if matches!(keep, Keep::Skip) {
+                    if !empty {
+                        skipped += 1;
+                    }
+                    continue;
+                }
                 elements += 1;
                 if elements > MAX_ELEMENTS {
                     return Err(syntax(
@@ -156,31 +287,19 @@ pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
                         format!("more than {MAX_ELEMENTS} elements"),
                     ));
                 }
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                let mut attrs = Vec::new();
-                for a in e.attributes() {
-                    let a = a.map_err(|err| syntax(&reader, format!("<{name}>: {err}")))?;
-                    let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                    let raw = std::str::from_utf8(&a.value)
-                        .map_err(|err| syntax(&reader, format!("<{name} {key}>: {err}")))?;
-                    let value = attribute_value(raw).map_err(|err| match err {
-                        XmlError::Syntax(msg) => syntax(&reader, format!("<{name} {key}>: {msg}")),
-                        other => other,
-                    })?;
-                    attrs.push((key, value));
-                }
                 let el = Element {
-                    name,
+                    name: name.to_string(),
                     attrs,
                     children: Vec::new(),
                     text: String::new(),
                 };
-                if matches!(event, Event::Empty(_)) {
+                if empty {
                     close(&mut stack, &mut root, el);
                 } else {
                     stack.push(el);
                 }
             }
+            Event::End(_) if skipped > 0 => skipped -= 1,
             Event::End(_) => {
                 let el = stack
                     .pop()
@@ -188,35 +307,102 @@ pub(crate) fn build_tree(xml: &str) -> Result<Element, XmlError> {
                 close(&mut stack, &mut root, el);
             }
             Event::Text(t) => {
-                if t.windows(3).any(|w| w == b"]]>") {
+                if memchr_seq(&t, b"]]>") {
                     return Err(syntax(&reader, "']]>' is not allowed in text"));
                 }
                 let text = t.xml10_content().map_err(|e| syntax(&reader, e))?;
-                push_text(&reader, &mut stack, &text)?;
+                push_text(&reader, &mut stack, skipped, &text)?;
             }
             Event::CData(t) => {
-                let text = String::from_utf8_lossy(&t).into_owned();
-                push_text(&reader, &mut stack, &text)?;
+                let text = std::str::from_utf8(&t).map_err(|e| syntax(&reader, e))?;
+                push_text(&reader, &mut stack, skipped, text)?;
             }
             Event::GeneralRef(r) => {
-                let name = String::from_utf8_lossy(&r).into_owned();
-                let resolved = resolve_reference(&name)?;
-                push_text(&reader, &mut stack, &resolved)?;
+                let name = std::str::from_utf8(&r).map_err(|e| syntax(&reader, e))?;
+                let resolved = resolve_reference(name)?;
+                push_text(&reader, &mut stack, skipped, &resolved)?;
             }
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
+    if !stack.is_empty() || skipped > 0 {
         return Err(XmlError::Syntax(format!(
             "document ends inside <{}>",
-            stack.last().map_or("", |e| e.name.as_str())
+            stack.last().map_or(String::new(), |e| shorten(&e.name))
         )));
     }
     root.ok_or_else(|| XmlError::Syntax("no root element".to_string()))
 }
 
-fn push_text(reader: &Reader<&[u8]>, stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+/// Whether `needle` occurs in `haystack` (linear: `needle` is short).
+fn memchr_seq(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reads, checks and decodes every attribute of a start tag, and returns the
+/// ones `keep` keeps. Linear in the size of the tag.
+fn read_attributes(
+    reader: &Reader<&[u8]>,
+    e: &BytesStart<'_>,
+    name: &str,
+    keep: Keep,
+) -> Result<Vec<(String, String)>, XmlError> {
+    let mut attrs = Vec::new();
+    let mut seen = SeenNames::new();
+    let mut count = 0usize;
+    // quick-xml's duplicate check is quadratic: ours (`seen`) is not.
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| syntax(reader, format!("<{}>: {err}", shorten(name))))?;
+        count += 1;
+        if matches!(keep, Keep::All) && count > MAX_ATTRIBUTES {
+            return Err(syntax(
+                reader,
+                format!(
+                    "<{}> has more than {MAX_ATTRIBUTES} attributes (libvirt's elements have a few)",
+                    shorten(name)
+                ),
+            ));
+        }
+        let key = std::str::from_utf8(a.key.into_inner()).map_err(|err| syntax(reader, err))?;
+        if !seen.insert(a.key.into_inner()) {
+            return Err(syntax(
+                reader,
+                format!(
+                    "<{}>: duplicated attribute '{}'",
+                    shorten(name),
+                    shorten(key)
+                ),
+            ));
+        }
+        let raw = std::str::from_utf8(&a.value).map_err(|err| syntax(reader, err))?;
+        let value = attribute_value(raw).map_err(|err| match err {
+            XmlError::Syntax(msg) => syntax(
+                reader,
+                format!("<{} {}>: {msg}", shorten(name), shorten(key)),
+            ),
+            other => other,
+        })?;
+        let kept = match keep {
+            Keep::All => true,
+            Keep::Some(f) | Keep::IfAny(f) => f(key, &value),
+            Keep::Skip => false,
+        };
+        if kept {
+            attrs.push((key.to_string(), value));
+        }
+    }
+    Ok(attrs)
+}
+
+/// Text goes to the innermost open element, unless that one is skipped.
+fn push_text(
+    reader: &Reader<&[u8]>,
+    stack: &mut [Element],
+    skipped: usize,
+    text: &str,
+) -> Result<(), XmlError> {
     match stack.last_mut() {
+        Some(_) if skipped > 0 => Ok(()),
         Some(el) => {
             el.text.push_str(text);
             Ok(())
@@ -244,9 +430,9 @@ impl Ctx {
             s.push('/');
         }
         s.push('<');
-        s.push_str(&el.name);
+        s.push_str(&shorten(&el.name));
         if let Some(t) = el.attr("type") {
-            s.push_str(&format!(" type='{t}'"));
+            s.push_str(&format!(" type='{}'", shorten(t)));
         }
         s.push('>');
         Ctx(s)
@@ -272,7 +458,7 @@ impl Element {
             .iter()
             .find(|(k, _)| !allowed.contains(&k.as_str()))
         {
-            Some((k, _)) => Err(ctx.err(format!("unexpected attribute '{k}'"))),
+            Some((k, _)) => Err(ctx.err(format!("unexpected attribute '{}'", shorten(k)))),
             None => Ok(()),
         }
     }
@@ -312,7 +498,8 @@ impl Element {
     }
 }
 
-fn shorten(s: &str) -> String {
+/// A value for a message: its first 40 characters, control characters escaped.
+pub(crate) fn shorten(s: &str) -> String {
     let mut out: String = s.chars().take(40).collect();
     if s.chars().count() > 40 {
         out.push('…');
@@ -517,7 +704,12 @@ pub fn parse(xml: &str) -> Result<NodeDevice, XmlError> {
         let kind = match d.req_attr(&c, "type")? {
             "dev" => DevNodeKind::Dev,
             "link" => DevNodeKind::Link,
-            other => return Err(c.err(format!("type '{other}' is neither 'dev' nor 'link'"))),
+            other => {
+                return Err(c.err(format!(
+                    "type '{}' is neither 'dev' nor 'link'",
+                    shorten(other)
+                )))
+            }
         };
         devnodes.push(DevNode {
             kind,
@@ -604,7 +796,8 @@ fn capability(ctx: &Ctx, el: &Element) -> Result<Capability, XmlError> {
             net(&c, el).map(Capability::Net)
         }
         other => Err(c.err(format!(
-            "capability type '{other}' is not supported (nodedev-shim reads system, pci and net)"
+            "capability type '{}' is not supported (nodedev-shim reads system, pci and net)",
+            shorten(other)
         ))),
     }
 }
@@ -853,7 +1046,7 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
         let c = ctx.child(other);
         return Err(c.err(format!(
             "unknown PCI capability type '{}'",
-            other.attr("type").unwrap_or("")
+            shorten(other.attr("type").unwrap_or(""))
         )));
     }
     ch.done()?;
@@ -951,7 +1144,7 @@ fn vpd_custom(
         return Err(c.err(format!("index '{}' is not one character", shorten(index))));
     };
     if !allowed(i) {
-        return Err(c.err(format!("index '{i}' is not allowed here")));
+        return Err(c.err(format!("index '{}' is not allowed here", i.escape_debug())));
     }
     Ok(VpdCustomField {
         index: i,
@@ -1059,7 +1252,8 @@ fn vpd(ctx: &Ctx, el: &Element) -> Result<VpdResource, XmlError> {
             "readonly" | "readwrite" => return Err(fc.err("appears more than once")),
             other => {
                 return Err(fc.err(format!(
-                    "access '{other}' is neither readonly nor readwrite"
+                    "access '{}' is neither readonly nor readwrite",
+                    shorten(other)
                 )))
             }
         }
@@ -1101,7 +1295,12 @@ fn pci_express(ctx: &Ctx, el: &Element) -> Result<PciExpress, XmlError> {
         let slot = match l.req_attr(&lc, "validity")? {
             "cap" => &mut out.cap,
             "sta" => &mut out.sta,
-            other => return Err(lc.err(format!("validity '{other}' is neither cap nor sta"))),
+            other => {
+                return Err(lc.err(format!(
+                    "validity '{}' is neither cap nor sta",
+                    shorten(other)
+                )))
+            }
         };
         if slot.is_some() {
             return Err(lc.err("appears more than once"));
@@ -1197,7 +1396,8 @@ fn net(ctx: &Ctx, el: &Element) -> Result<NetCapability, XmlError> {
                 t @ ("80203" | "80211") => Some(t.to_string()),
                 other => {
                     return Err(sc.err(format!(
-                        "net capability type '{other}' is neither 80203 nor 80211"
+                        "net capability type '{}' is neither 80203 nor 80211",
+                        shorten(other)
                     )))
                 }
             }

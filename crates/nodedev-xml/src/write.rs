@@ -5,10 +5,30 @@ use pci_types::{PciAddress, PciExpressLink};
 
 use crate::model::*;
 
-/// libvirt's `virBufferEscapeString`: `< > & " '` become entities, and the control
-/// characters in its "forbidden" list (0x01–0x08, 0x0b, 0x0c, 0x0e–0x19) are
-/// dropped. (0x1a–0x1f are not in that list and pass through, as in libvirt.)
+/// The part of a string libvirt sees: its strings are C strings, which end at
+/// the first NUL.
+fn c_string(s: &str) -> &str {
+    s.split('\0').next().unwrap_or_default()
+}
+
+/// Characters XML 1.0 forbids (but NUL, which ends the string first): the C0
+/// controls other than tab, line feed and carriage return, and U+FFFE, U+FFFF.
+/// The writer drops them, as libvirt's `virBufferEscapeString` "silently
+/// ignores control characters"; libvirt's list stops at 0x19, so it prints
+/// 0x1A–0x1F (the escape character among them) raw, which no XML parser reads
+/// back. Here they are dropped too: every document this crate writes is
+/// well-formed, whatever the strings in the model.
+fn forbidden(c: char) -> bool {
+    matches!(c, '\u{1}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// libvirt's `virBufferEscapeString`: the string ends at its first NUL; `< > &
+/// " '` become entities; the control characters XML forbids are dropped
+/// (libvirt drops 0x01–0x08, 0x0B, 0x0C and 0x0E–0x19; 0x1A–0x1F, U+FFFE and
+/// U+FFFF, which libvirt would print and so write a document XML parsers
+/// refuse, are dropped as well). Tab, line feed and carriage return stay.
 pub fn escape(s: &str) -> String {
+    let s = c_string(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -17,7 +37,7 @@ pub fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\u{1}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{19}' => {}
+            c if forbidden(c) => {}
             c => out.push(c),
         }
     }
@@ -231,16 +251,29 @@ fn link(b: &mut Buf, l: Option<&PciExpressLink>, validity: &str) {
 /// VPD field values: libvirt prints them with `virBufferAsprintf`, unescaped
 /// (its VPD parser admits any printable ASCII). Quotes and `>` are legal in
 /// element text and stay as they are, so the bytes match libvirt's; `&` and `<`
-/// would make libvirt's output malformed, and only those are escaped here.
+/// would make libvirt's output malformed, and only those are escaped here, with
+/// `>` after `]]` (the text may not contain `]]>`). A value from elsewhere than
+/// the VPD parser is cut at NUL and loses the characters XML forbids, as in
+/// [`escape`].
 fn vpd_text(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;")
+    let mut out = String::with_capacity(s.len());
+    for c in c_string(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' if out.ends_with("]]") => out.push_str("&gt;"),
+            c if forbidden(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn vpd(b: &mut Buf, v: &VpdResource) {
     let custom = |b: &mut Buf, tag: &str, f: &VpdCustomField| {
         b.line(&format!(
             "<{tag} index='{}'>{}</{tag}>",
-            f.index,
+            escape(&f.index.to_string()),
             vpd_text(&f.value)
         ));
     };
@@ -333,6 +366,33 @@ mod tests {
     #[test]
     fn escapes_like_libvirt() {
         assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
-        assert_eq!(escape("x\u{1}y\u{19}z\u{1a}\t\n"), "xyz\u{1a}\t\n");
+        // libvirt's dropped controls; tab, line feed and carriage return stay.
+        assert_eq!(escape("x\u{1}y\u{19}z\t\n\r"), "xyz\t\n\r");
+        // Past libvirt's list: 0x1A-0x1F (ESC among them), U+FFFE, U+FFFF.
+        assert_eq!(
+            escape("a\u{1a}\u{1b}[31mb\u{1f}\u{fffe}\u{ffff}c\u{fffd}\u{7f}\u{85}"),
+            "a[31mbc\u{fffd}\u{7f}\u{85}"
+        );
+        // A C string ends at its NUL.
+        assert_eq!(escape("name\0hidden<"), "name");
+        assert_eq!(escape("\0"), "");
+    }
+
+    #[test]
+    fn vpd_text_is_raw_but_well_formed() {
+        assert_eq!(vpd_text("a\"'>b"), "a\"'>b");
+        assert_eq!(vpd_text("x]]>y]>z>"), "x]]&gt;y]>z>");
+        assert_eq!(vpd_text("&<\u{1b}\0rest"), "&amp;&lt;");
+    }
+
+    #[test]
+    fn every_character_xml_forbids_is_dropped_and_nothing_else() {
+        let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+        for c in (1..0x11_0000).filter_map(char::from_u32) {
+            let s = c.to_string();
+            let e = escape(&s);
+            assert_eq!(e.is_empty(), !allowed(c), "U+{:04X}", c as u32);
+            assert_eq!(vpd_text(&s).is_empty(), !allowed(c), "U+{:04X}", c as u32);
+        }
     }
 }

@@ -61,11 +61,11 @@ fn libvirt_schemas() -> PathBuf {
     dir
 }
 
-fn xmllint(schema: &Path, xml: &str) -> Result<(), String> {
+/// Runs xmllint on `xml` (standard input) with `args`; Err carries its complaint.
+fn run_xmllint(args: &[&std::ffi::OsStr], xml: &str) -> Result<(), String> {
     use std::io::Write;
     let mut child = Command::new("xmllint")
-        .args(["--noout", "--relaxng"])
-        .arg(schema)
+        .args(args)
         .arg("-")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -84,6 +84,19 @@ fn xmllint(schema: &Path, xml: &str) -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// Validates against a RelaxNG schema.
+fn xmllint(schema: &Path, xml: &str) -> Result<(), String> {
+    run_xmllint(
+        &["--noout".as_ref(), "--relaxng".as_ref(), schema.as_os_str()],
+        xml,
+    )
+}
+
+/// xmllint's well-formedness check alone (no schema).
+fn well_formed(xml: &str) -> Result<(), String> {
+    run_xmllint(&["--noout".as_ref()], xml)
 }
 
 #[test]
@@ -579,5 +592,99 @@ fn libvirts_schema_only_sample_reads_and_normalizes_as_libvirt_writes_it() {
         for xml in [LIBVIRT_82579LM, out.as_str()] {
             xmllint(schema, xml).unwrap_or_else(|e| panic!("{}: {e}", schema.display()));
         }
+    }
+}
+
+#[test]
+fn strings_xml_forbids_never_reach_the_output() {
+    // Values as sysfs, pci.ids or a VPD file could hand them over: a NUL (the
+    // end of a C string for libvirt), the controls libvirt drops, the ones its
+    // list misses (0x1A-0x1F, ESC among them: a terminal would act on them),
+    // U+FFFF, and text that is not allowed raw in XML.
+    let nasty = |s: &str| format!("{s}<\u{1b}[2J\u{1a}\u{1f}\u{1}\u{ffff}]]>'\"&\0hidden");
+    let mut dev = nodedev_xml::parse(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples/pci-escaping-everywhere.xml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    dev.name = nasty("pci");
+    dev.path = Some(nasty("/sys"));
+    dev.parent = Some(nasty("computer"));
+    dev.driver = Some(nasty("drv"));
+    dev.devnodes[0].path = nasty("/dev/x");
+    let nodedev_xml::Capability::Pci(pci) = &mut dev.capabilities[0] else {
+        panic!("{dev:?}")
+    };
+    pci.product.name = Some(nasty("Product"));
+    pci.vendor.name = Some(nasty("Vendor"));
+    pci.mdev_types[0].id = nasty("id");
+    pci.mdev_types[0].name = Some(nasty("slice"));
+    let vpd = pci.vpd.as_mut().unwrap();
+    vpd.name = nasty("Card");
+    let ro = vpd.read_only.as_mut().unwrap();
+    ro.part_number = Some(nasty("PN"));
+    ro.vendor_fields[0].value = nasty("V1");
+    ro.vendor_fields[0].index = '\u{1b}';
+    let xml = dev.to_xml();
+    well_formed(&xml).unwrap_or_else(|e| panic!("xmllint refuses\n{xml}\n{e}"));
+    assert!(
+        !xml.contains(|c: char| c < ' ' && !"\t\n\r".contains(c) || c == '\u{ffff}'),
+        "{xml}"
+    );
+    assert!(!xml.contains("hidden"), "a string ends at its NUL: {xml}");
+    assert!(
+        xml.contains("<name>pci&lt;[2J]]&gt;&apos;&quot;&amp;</name>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<part_number>PN&lt;[2J]]&gt;'\"&amp;</part_number>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<vendor_field index=''>"), "{xml}");
+    // What was written reads back (the VPD value is outside libvirt's schema's
+    // character set, so only well-formedness is asked of the rest).
+    match nodedev_xml::parse(&xml) {
+        Ok(_) | Err(nodedev_xml::XmlError::Invalid(_)) => {}
+        Err(e) => panic!("our own output is malformed: {e}\n{xml}"),
+    }
+}
+
+#[test]
+fn input_with_characters_xml_forbids_is_refused_naming_them() {
+    for (xml, needle) in [
+        (
+            "<device><name>a\0b</name></device>",
+            "character U+0000 at byte 15",
+        ),
+        (
+            "<device><name>a\u{1b}[31m</name></device>",
+            "character U+001B at byte 15",
+        ),
+        (
+            "<device><name a='\u{1a}'>x</name></device>",
+            "character U+001A",
+        ),
+        ("<device><name>\u{ffff}</name></device>", "character U+FFFF"),
+        (
+            "<device><name>&#0;</name></device>",
+            "character reference '&#0;'",
+        ),
+        (
+            "<device><name>&#x1B;</name></device>",
+            "character reference '&#x1B;'",
+        ),
+        (
+            "<device><name a='&#31;'>x</name></device>",
+            "character reference '&#31;'",
+        ),
+    ] {
+        let msg = nodedev_xml::parse(xml).unwrap_err().to_string();
+        assert!(msg.contains(needle), "{xml:?}: {msg}");
+        assert!(
+            msg.contains("not allowed in XML") || msg.contains("is not a character XML allows"),
+            "{msg}"
+        );
     }
 }
