@@ -20,6 +20,7 @@ pub mod device;
 mod error;
 pub mod modules;
 pub mod net;
+pub mod net_features;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;
