@@ -20,6 +20,8 @@
 #   00:0b.0 qemu-xhci: usb-hub with usb-kbd and usb-tablet, usb-storage on the root hub
 #   00:1f.2 the q35 ICH9 AHCI (always there): ide-hd, ide-cd (no media)
 #   rp6 00:15.0 -> nvme with one namespace (bus 0a, after every existing bus)
+# and a system UUID (QEMU's default is all zeros, which libvirt replaces with a
+# random one: see docs/compatibility.md).
 # The disks are sparse files in the rig cache, opened with snapshot=on: the guest's
 # writes never reach them and several guests can share them.
 # RIG_LVROOT=DIR shares DIR (the libvirt root, libvirt-root.sh) read-only as 9p tag
@@ -75,6 +77,7 @@ rig_topology() {
     done
     local o=format=raw,snapshot=on,if=none
     QEMU_ARGS+=(
+      -uuid 6b1f3c2e-8d4a-4e55-9a0b-2c7d5e9f1a30
       -drive "file=$disks/vd.img,$o,id=vd0" -device virtio-blk-pci,addr=0x8.0,drive=vd0,serial=rigvd0
       -device bochs-display,addr=0x9.0
       -device virtio-scsi-pci,id=vscsi0,addr=0xa.0

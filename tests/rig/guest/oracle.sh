@@ -90,6 +90,14 @@ capture_all() { c_p=$1; shift; "$@" > "$c_p.all" 2>&1; }
 ovr() { cat "/sys/bus/pci/devices/$1/driver_override" 2>/dev/null; }
 state_of() { echo "driver=$(driver_of "$1") driver_override=$(ovr "$1")"; }
 
+# Links up, so that libvirt reads speeds (only an "up" link has one): every
+# interface but the multifunction slot's, which stays down for the other state.
+for i in /sys/class/net/*; do
+  case "$(basename "$(readlink "$i/device" 2>/dev/null)")" in 0000:00:05.*) continue;; esac
+  ip link set "$(basename "$i")" up 2>> out/o/ip.log
+done
+sleep 3
+
 # ---- the listing --------------------------------------------------------------
 V nodedev-list > out/o/lv-list.txt 2> out/o/lv-list.err
 $N list > out/o/nd-list.txt 2> out/o/nd-list.err
