@@ -59,7 +59,7 @@ elif ! lvroot=$("$here/libvirt-root.sh" 2>"$out/lvroot.err"); then
   echo "FAIL real-kernel/oracle/libvirt-root: $(tail -n 3 "$out/lvroot.err")"; failed=$((failed + 1)); total=$((total + 1))
 else
   RIG_CLASSES=1 RIG_LVROOT=$lvroot "$here/run-guest.sh" --timeout 900 --out "$out" "$here/guest/oracle.sh" \
-    "$bin" "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" >/dev/null 2>"$out/run-guest.err"
+    "$bin" "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" "$here/guest/oracle-lib.sh" >/dev/null 2>"$out/run-guest.err"
   rc=$?
   known=0
   if [ ! -s "$out/results.txt" ]; then

@@ -13,7 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/setup.sh")"
 root="$CACHE/lvroot"
 debs="$CACHE/lvroot-debs"
-PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients udev kmod dash"
+# pci.ids: libvirt 9.0 names PCI vendors and products through libpciaccess, which
+# reads /usr/share/misc/pci.ids (a Recommends, so not in the closure by itself).
+PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients udev kmod dash pci.ids"
 stamp="$KVER $(sha256sum "$0" | cut -c1-16)"
 if [ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$stamp" ]; then
   echo "$root"; exit 0
