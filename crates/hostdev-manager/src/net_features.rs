@@ -102,18 +102,19 @@ pub struct KernelFeature {
     pub name: String,
 }
 
-/// libvirt's feature names for a set of active kernel features (without `rdma` and
-/// `switchdev`), in libvirt's order.
+/// libvirt's ioctl-read feature names for a set of active kernel features: `rx` …
+/// `rxhash`, in libvirt's order (without `rdma`, `txudptnl` and `switchdev`).
 pub fn libvirt_features(active: &[KernelFeature]) -> Vec<String> {
-    let mut out: Vec<String> = BY_KERNEL_NAME
+    BY_KERNEL_NAME
         .iter()
         .filter(|(_, kernel)| active.iter().any(|f| kernel.contains(&f.name.as_str())))
         .map(|(name, _)| name.to_string())
-        .collect();
-    if active.iter().any(|f| f.index == TX_UDP_TNL_BIT) {
-        out.push("txudptnl".to_string());
-    }
-    out
+        .collect()
+}
+
+/// libvirt's `txudptnl`: bit 25 of the active word, whatever its name.
+pub fn txudptnl(active: &[KernelFeature]) -> bool {
+    active.iter().any(|f| f.index == TX_UDP_TNL_BIT)
 }
 
 fn attr(kind: u16, payload: impl neli::Size + neli::ToBytes) -> Option<Nlattr<u16, Buffer>> {
@@ -243,13 +244,16 @@ fn has_rdma(sysfs: &dyn Sysfs, ifname: &str) -> bool {
 }
 
 /// Every feature libvirt 9.0 prints for interface `ifname` of the live kernel, in
-/// its order. Empty when the kernel cannot be asked.
+/// its order (its enum: rx … rxhash, rdma, txudptnl, switchdev). Empty when the
+/// kernel cannot be asked.
 pub fn live_features(sysfs: &dyn Sysfs, ifname: &str) -> Vec<String> {
-    let mut out = active_kernel_features(ifname)
-        .map(|a| libvirt_features(&a))
-        .unwrap_or_default();
+    let active = active_kernel_features(ifname).unwrap_or_default();
+    let mut out = libvirt_features(&active);
     if has_rdma(sysfs, ifname) {
         out.push("rdma".to_string());
+    }
+    if txudptnl(&active) {
+        out.push("txudptnl".to_string());
     }
     if let Some(pci) = pci_function_of(sysfs, ifname) {
         // For a VF, the PF's eswitch.
@@ -263,32 +267,7 @@ pub fn live_features(sysfs: &dyn Sysfs, ifname: &str) -> Vec<String> {
             out.push("switchdev".to_string());
         }
     }
-    nodedev_xml_order(out)
-}
-
-/// libvirt's print order (its enum): rx … rxhash, rdma, txudptnl, switchdev.
-fn nodedev_xml_order(features: Vec<String>) -> Vec<String> {
-    const ORDER: [&str; 14] = [
-        "rx",
-        "tx",
-        "sg",
-        "tso",
-        "gso",
-        "gro",
-        "lro",
-        "rxvlan",
-        "txvlan",
-        "ntuple",
-        "rxhash",
-        "rdma",
-        "txudptnl",
-        "switchdev",
-    ];
-    ORDER
-        .iter()
-        .filter(|n| features.iter().any(|f| f == *n))
-        .map(|n| n.to_string())
-        .collect()
+    out
 }
 
 #[cfg(test)]
@@ -323,19 +302,9 @@ mod tests {
     #[test]
     fn txudptnl_is_bit_25_whatever_its_name() {
         let active = [f(25, "tx-ipxip6-segmentation"), f(28, "rx-hashing")];
-        assert_eq!(libvirt_features(&active), ["rxhash", "txudptnl"]);
+        assert_eq!(libvirt_features(&active), ["rxhash"]);
+        assert!(txudptnl(&active));
         // The kernel's udp-tunnel bit (26 on 6.x) is not what libvirt reads.
-        assert!(libvirt_features(&[f(26, "tx-udp_tnl-segmentation")]).is_empty());
-    }
-
-    #[test]
-    fn print_order_is_libvirts_enum() {
-        let got = nodedev_xml_order(vec![
-            "switchdev".into(),
-            "txudptnl".into(),
-            "rdma".into(),
-            "rx".into(),
-        ]);
-        assert_eq!(got, ["rx", "rdma", "txudptnl", "switchdev"]);
+        assert!(!txudptnl(&[f(26, "tx-udp_tnl-segmentation")]));
     }
 }
