@@ -63,6 +63,8 @@ oracle_inventory() {
   cut -d' ' -f1 out/o/pending-names.txt | sort -u > out/o/pending-only-names.txt
   grep -vxF -f out/o/pending-only-names.txt out/o/lv-list.txt > out/o/lv-list-known.txt
   verdict list out/o/lv-list-known.txt out/o/nd-list.txt
+  $N virsh nodedev-list > out/o/ndv-list.txt 2>&1
+  verdict virsh-mode-list out/o/lv-list-known.txt out/o/ndv-list.txt
   cp out/o/lv-list.txt out/oracle-libvirt-list.txt
 
   V nodedev-list --tree > out/o/lv-tree.txt 2>&1
@@ -72,6 +74,8 @@ oracle_inventory() {
   verdict tree-printer-self-check out/o/lv-tree.txt out/o/lv-tree-regen.txt
   awk -v skip=out/o/pending-only-names.txt -f ./tree.awk out/o/lv-tree.txt > out/o/lv-tree-known.txt
   verdict tree out/o/lv-tree-known.txt out/o/nd-tree.txt
+  $N virsh nodedev-list --tree > out/o/ndv-tree.txt 2>&1
+  verdict virsh-mode-tree out/o/lv-tree-known.txt out/o/ndv-tree.txt
 
   # --cap X for every capability name virsh 9.0 accepts (virNodeDevCap enum order).
   for cap in system pci usb_device usb net scsi_host scsi_target scsi storage fc_host vports \

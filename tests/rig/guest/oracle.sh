@@ -154,6 +154,12 @@ same dumpxml-unknown-device 0000:00:01.0 nodedev-dumpxml pci_0000_0f_1f_0
 same detach-bridge 0000:00:10.0 nodedev-detach pci_0000_00_10_0
 stamp through-libvirt
 
+# Every operation above started from the device's original state.
+if [ -s out/o/restore.log ]; then
+  fail oracle/restore "a device could not be put back: $(tr '\n' ' ' < out/o/restore.log)"; differed=$((differed + 1))
+else
+  pass oracle/restore
+fi
 echo "oracle: $matched matched, $differed differed, $known known differences" | tee out/oracle-summary.txt
 # The libvirtd log, for a FAIL's post-mortem.
 cp /run/libvirtd.log out/o/ 2>/dev/null
