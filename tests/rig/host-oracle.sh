@@ -82,4 +82,5 @@ while read -r status name rest; do
   esac
 done < "$RESULTS"
 echo "host-oracle: $matched matched, $differed differed, $known known differences"
+echo "host-oracle: $(grep -c '^PASS' "$RESULTS") passed, $(grep -c '^FAIL' "$RESULTS") failed"
 [ "$differed" -eq 0 ] && ! grep -q '^FAIL' "$RESULTS"
