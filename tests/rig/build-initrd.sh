@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/setup.sh")"
 out="$CACHE/initrd.cpio.gz"
-MODULES="vfio vfio_iommu_type1 vfio_pci_core vfio-pci pci-stub e1000e e1000 igb igbvf nvme virtio_pci virtio_net 9pnet_virtio 9p"
+MODULES="vfio vfio_iommu_type1 vfio_pci_core vfio-pci pci-stub e1000e e1000 igb igbvf nvme virtio_pci virtio_net 9pnet_virtio 9p overlay"
 # xen-pciback (libvirt's Xen stub) only when this kernel builds it as a module. It is
 # shipped, not loaded: outside a Xen dom0 its init fails with ENODEV, which is itself
 # worth a scenario.

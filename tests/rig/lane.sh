@@ -9,7 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 schemas=${NODEDEV_LIBVIRT_SCHEMAS:-$("$here/../setup/libvirt-schemas.sh" | tail -n 1)}
 bin=$("$here/build-static.sh") || { echo "lane: static build failed" >&2; exit 1; }
 failed=0 total=0
-for variant in iommu noiommu; do
+# RIG_LANE_VARIANTS narrows the busybox boots (e.g. "" to run only the oracle);
+# RIG_LANE_ORACLE=0 skips the oracle boot.
+for variant in ${RIG_LANE_VARIANTS-iommu noiommu}; do
   flags=()
   [ "$variant" = noiommu ] && flags=(--no-iommu)
   out=$(mktemp -d)
@@ -55,5 +57,60 @@ for variant in iommu noiommu; do
   fi
   rm -rf "$out"
 done
+# The oracle: real libvirtd 9.0 and udevd in the guest (RIG_CLASSES=1: every device
+# class libvirt lists), every answer compared with nodedev's (guest/oracle.sh).
+oracle_start=$(date +%s)
+out=$(mktemp -d)
+if [ "${RIG_LANE_ORACLE:-1}" = 0 ]; then
+  :
+elif ! lvroot=$("$here/libvirt-root.sh" 2>"$out/lvroot.err"); then
+  echo "FAIL real-kernel/oracle/libvirt-root: $(tail -n 3 "$out/lvroot.err")"; failed=$((failed + 1)); total=$((total + 1))
+else
+  RIG_CLASSES=1 RIG_LVROOT=$lvroot "$here/run-guest.sh" --timeout 900 --out "$out" "$here/guest/oracle.sh" \
+    "$bin" "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" "$here/guest/oracle-lib.sh" >/dev/null 2>"$out/run-guest.err"
+  rc=$?
+  known=0
+  if [ ! -s "$out/results.txt" ]; then
+    echo "FAIL real-kernel/oracle: the guest reported nothing (run-guest exit $rc)"; cat "$out/run-guest.err"
+    tail -n 30 "$out/console.txt" 2>/dev/null
+    failed=$((failed + 1)); total=$((total + 1))
+  else
+    while read -r status name rest; do
+      name=${name%:}
+      case "$status" in
+        KNOWN-DIFF) known=$((known + 1)); echo "KNOWN-DIFF real-kernel/$name ${rest}"
+          # A known difference of a check (not a pending class) shows its diff.
+          case "$rest" in class*) ;; *) d="$out/diffs/$(echo "${name#oracle/}" | tr '/ ' '__').diff"
+            [ -f "$d" ] && sed 's/^/    /' "$d" | head -n 40;; esac
+          continue;;
+      esac
+      total=$((total + 1))
+      echo "$status real-kernel/$name ${rest}"
+      if [ "$status" != PASS ]; then
+        failed=$((failed + 1))
+        d="$out/diffs/$(echo "${name#oracle/}" | tr '/ ' '__').diff"
+        [ -f "$d" ] && sed 's/^/    /' "$d" | head -n 60
+      fi
+    done < "$out/results.txt"
+    # Every address of the base topology is where it was.
+    total=$((total + 1))
+    moved=$(grep -v '^#' "$here/topology-base.txt" | grep -vxF -f "$out/pci-ids.txt" 2>/dev/null)
+    if [ -s "$out/pci-ids.txt" ] && [ -z "$moved" ]; then
+      echo "PASS real-kernel/oracle/topology-base-addresses-stable ($(grep -vc '^#' "$here/topology-base.txt") functions)"
+    else
+      echo "FAIL real-kernel/oracle/topology-base-addresses-stable: moved or missing: $moved"; failed=$((failed + 1))
+    fi
+    cat "$out/oracle-summary.txt" 2>/dev/null || { echo "FAIL real-kernel/oracle: no summary (run-guest exit $rc)"; failed=$((failed + 1)); }
+    times=$(awk '{printf "%s %s  ", $2, $3}' "$out/oracle-times.txt" 2>/dev/null)
+    echo "oracle: boot finished in $(( $(date +%s) - oracle_start )) s; guest uptime at each step: $times"
+  fi
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+    echo "FAIL real-kernel/oracle: run-guest exit $rc"; failed=$((failed + 1)); total=$((total + 1))
+    tail -n 20 "$out/console.txt" 2>/dev/null
+  fi
+  [ -n "${RIG_KEEP_ORACLE_OUT:-}" ] && { rm -rf "$RIG_KEEP_ORACLE_OUT"; cp -r "$out" "$RIG_KEEP_ORACLE_OUT"; }
+fi
+rm -rf "$out"
+
 echo "real-kernel: $((total - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -11,6 +11,21 @@
 #   rp5 00:14.0 -> pcie-pci-bridge with 2 conventional e1000 (one IOMMU group)
 # Root ports run at 5 GT/s (x-speed=5) so secondary bus reset works (rig §3).
 # With RIG_NO_IOMMU=1 there is no intel-iommu and no IOMMU groups.
+#
+# RIG_CLASSES=1 adds the other device classes libvirt lists (the oracle's boot), at
+# addresses no existing device uses, so every address above stays what it was (the
+# scenarios and the captured fixtures name them):
+#   00:08.0 virtio-blk (vda)         00:09.0 bochs-display (drm card0)
+#   00:0a.0 virtio-scsi: scsi-hd, scsi-cd
+#   00:0b.0 qemu-xhci: usb-hub with usb-kbd and usb-tablet, usb-storage on the root hub
+#   00:1f.2 the q35 ICH9 AHCI (always there): ide-hd, ide-cd (no media)
+#   rp6 00:15.0 -> nvme with one namespace (bus 0a, after every existing bus)
+# and a system UUID (QEMU's default is all zeros, which libvirt replaces with a
+# random one: see docs/compatibility.md).
+# The disks are sparse files in the rig cache, opened with snapshot=on: the guest's
+# writes never reach them and several guests can share them.
+# RIG_LVROOT=DIR shares DIR (the libvirt root, libvirt-root.sh) read-only as 9p tag
+# lvroot at 00:1e.0.
 rig_topology() {
   local iommu=(-device intel-iommu,intremap=on,caching-mode=on)
   local append_iommu="intel_iommu=on iommu=pt"
@@ -53,6 +68,38 @@ rig_topology() {
     -device e1000,bus=pb0,addr=0x1.0,romfile=
     -device e1000,bus=pb0,addr=0x2.0,romfile=
   )
+  if [ "${RIG_CLASSES:-0}" = 1 ]; then
+    local disks="${CACHE:?}/disks"
+    mkdir -p "$disks"
+    local d
+    for d in vd:64M scsi:32M cd:4M sata:32M usb:16M nvme:32M; do
+      [ -f "$disks/${d%%:*}.img" ] || truncate -s "${d#*:}" "$disks/${d%%:*}.img"
+    done
+    local o=format=raw,snapshot=on,if=none
+    QEMU_ARGS+=(
+      -uuid 6b1f3c2e-8d4a-4e55-9a0b-2c7d5e9f1a30
+      -drive "file=$disks/vd.img,$o,id=vd0" -device virtio-blk-pci,addr=0x8.0,drive=vd0,serial=rigvd0
+      -device bochs-display,addr=0x9.0
+      -device virtio-scsi-pci,id=vscsi0,addr=0xa.0
+      -drive "file=$disks/scsi.img,$o,id=sd0" -device scsi-hd,bus=vscsi0.0,drive=sd0,serial=rigsd0
+      -drive "file=$disks/cd.img,$o,id=sr0" -device scsi-cd,bus=vscsi0.0,drive=sr0
+      -device qemu-xhci,id=xhci0,addr=0xb.0
+      -device usb-hub,bus=xhci0.0,port=1
+      -device usb-kbd,bus=xhci0.0,port=1.1
+      -device usb-tablet,bus=xhci0.0,port=1.2
+      -drive "file=$disks/usb.img,$o,id=us0" -device usb-storage,bus=xhci0.0,port=2,drive=us0,serial=rigusb0
+      -drive "file=$disks/sata.img,$o,id=ata0" -device ide-hd,bus=ide.0,drive=ata0,serial=rigata0
+      -device ide-cd,bus=ide.1
+      -device pcie-root-port,id=rp6,bus=pcie.0,addr=0x15.0,chassis=8,slot=6,x-speed=5
+      -drive "file=$disks/nvme.img,$o,id=nv0" -device nvme,bus=rp6,serial=rig1,drive=nv0
+    )
+  fi
+  if [ -n "${RIG_LVROOT:-}" ]; then
+    QEMU_ARGS+=(
+      -fsdev "local,id=lvroot,path=$RIG_LVROOT,security_model=none,readonly=on"
+      -device virtio-9p-pci,fsdev=lvroot,mount_tag=lvroot,addr=0x1e.0
+    )
+  fi
   # No udev in the guest: load the drivers the devices need (and the stubs).
   KERNEL_APPEND="console=ttyS0 $append_iommu panic=-1 loglevel=4 modules=virtio_pci,virtio_net,e1000e,e1000,igb,igbvf,nvme,vfio-pci,pci-stub"
 }

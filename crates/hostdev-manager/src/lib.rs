@@ -22,6 +22,7 @@ mod error;
 pub mod files;
 pub mod modules;
 pub mod net;
+pub mod net_features;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;

@@ -211,6 +211,11 @@ impl Snapshot {
             for attr in NET_ATTRS {
                 s.copy_file(sysfs, &dir.join(attr));
             }
+            if sysfs.is_live() {
+                let features = crate::net_features::live_features(sysfs, &ifname).join("\n");
+                let file = dir.join(crate::net_features::FEATURES_FILE);
+                s.add(&file, Entry::File(features.into_bytes()));
+            }
         }
         for attr in DMI_ATTRS {
             if capture.include_serials || !DMI_ROOT_ONLY_ATTRS.contains(attr) {

@@ -36,6 +36,11 @@ pub trait Sysfs: Send + Sync {
     fn is_symlink(&self, path: &Path) -> bool;
     /// Whether the path is (or links to) a directory.
     fn is_dir(&self, path: &Path) -> bool;
+    /// Whether this is the running kernel's own sysfs, so that what sysfs does not
+    /// hold (a network interface's offload features) may be asked of the kernel.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// The most bytes read from a sysfs attribute: a page, what a `show()` method
@@ -180,6 +185,10 @@ impl Sysfs for RealSysfs {
             return c.is_dir(path);
         }
         self.host_path(path).is_dir()
+    }
+
+    fn is_live(&self) -> bool {
+        self.root == Path::new("/")
     }
 }
 

@@ -164,7 +164,7 @@ fn net(iface: &NetInterface) -> NodeDevice {
                 speed: iface.link_speed,
                 state: iface.link_state.clone(),
             }),
-            features: Vec::new(),
+            features: iface.features.clone(),
             subtype: Some(iface.subtype.to_string()),
         })],
     }

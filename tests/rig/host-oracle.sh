@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The oracle on this host, read-only: a private libvirtd 9.0 with the node-device
+# driver only, from the libvirt root (libvirt-root.sh), compared with `nodedev` for
+# every device it lists (list, --tree, --cap X, dumpxml, nodedev-info). This host has
+# no udevd and no udev database: libvirt's no-udev case (a container, this machine).
+#
+#   host-oracle.sh [NODEDEV_BINARY]     (default: build-static.sh's)
+#
+# Isolation: a private mount namespace (unshare -m), the libvirt root as an overlayfs
+# lower layer under a tmpfs, chrooted; /run in it is a fresh tmpfs, so the daemon's
+# socket (/run/libvirt/libvirt-sock) exists only there; /sys is bound read-only;
+# libvirtd gets no --listen (no TCP) and LIBVIRT_DRIVER_DIR with the node-device
+# driver alone. nodedev runs outside the chroot with read-only commands only.
+# Prints one line per item ("PASS host-oracle/…", "FAIL …" with its diff,
+# "KNOWN-DIFF …") and "host-oracle: N matched, M differed, K known differences";
+# exits 1 when anything differed. RIG_KEEP_HOST_ORACLE_OUT=DIR keeps the outputs.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" != --inside ]; then
+  bin=${1:-$("$here/build-static.sh")} || { echo "host-oracle: static build failed" >&2; exit 1; }
+  lvroot=$("$here/libvirt-root.sh") || { echo "FAIL host-oracle/libvirt-root"; exit 1; }
+  exec unshare -m --propagation private "$0" --inside "$bin" "$lvroot"
+fi
+bin=$2 lvroot=$3
+work=$(mktemp -d)
+cleanup() {
+  [ -f "$work/m/run/libvirtd.pid" ] && kill "$(cat "$work/m/run/libvirtd.pid")" 2>/dev/null
+  sleep 0.5
+  if [ -n "${RIG_KEEP_HOST_ORACLE_OUT:-}" ]; then
+    rm -rf "$RIG_KEEP_HOST_ORACLE_OUT"; cp -r "$work/cmp" "$RIG_KEEP_HOST_ORACLE_OUT"
+  fi
+  umount -R "$work/m" 2>/dev/null; umount "$work/up" 2>/dev/null; rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work"/{up,m,cmp}
+mount -t tmpfs tmpfs "$work/up" && mkdir -p "$work/up/u" "$work/up/w"
+mount -t overlay overlay -o "lowerdir=$lvroot,upperdir=$work/up/u,workdir=$work/up/w" "$work/m" ||
+  { echo "FAIL host-oracle/setup: overlayfs mount failed"; exit 1; }
+mount --rbind /proc "$work/m/proc"
+mount --rbind /dev "$work/m/dev"
+mount --rbind /sys "$work/m/sys" && mount -o remount,bind,ro "$work/m/sys"
+mount -t tmpfs tmpfs "$work/m/run"
+# One pci.ids for both (libvirt reads it through libpciaccess, nodedev itself): the
+# host's, or none when the host has none.
+if [ -f /usr/share/misc/pci.ids ]; then
+  mount --bind -o ro /usr/share/misc/pci.ids "$work/m/usr/share/misc/pci.ids"
+else
+  rm -f "$work/m/usr/share/misc/pci.ids"
+fi
+mount -t tmpfs tmpfs "$work/m/tmp"
+LV=$work/m
+export LC_ALL=C
+# The node-device driver alone answers no default URI: name it.
+V() { LIBVIRT_DRIVER_DIR=/oracle/drivers-host PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$LV" /usr/bin/virsh -c nodedev:///system "$@"; }
+LIBVIRT_DRIVER_DIR=/oracle/drivers-host PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$LV" /usr/sbin/libvirtd -d
+for _ in $(seq 100); do [ -S "$LV/run/libvirt/libvirt-sock" ] && break; sleep 0.1; done
+N="$bin"
+cd "$work/cmp" || exit 1
+cp "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" .
+RESULTS=$work/cmp/out/results.txt
+mkdir -p out
+pass() { echo "PASS $1" >> "$RESULTS"; }
+fail() { echo "FAIL $1: $2" >> "$RESULTS"; }
+if ! V nodedev-list --cap system > out/ready.txt 2>&1; then
+  echo "FAIL host-oracle/setup: the private libvirtd did not answer: $(cat out/ready.txt; tail -n 3 "$LV/run/libvirtd.log")"
+  exit 1
+fi
+ORACLE_TAG=host-oracle
+# shellcheck source=guest/oracle-lib.sh
+. "$here/guest/oracle-lib.sh"
+oracle_inventory
+# No QEMU driver here: the daemon must not offer one (no other drivers).
+if chroot "$LV" /usr/bin/virsh -c qemu:///system nodedev-list > out/o/qemu.txt 2>&1; then
+  fail host-oracle/only-nodedev-driver "a qemu:///system connection worked"
+else
+  pass host-oracle/only-nodedev-driver
+fi
+while read -r status name rest; do
+  echo "$status $name $rest"
+  case "$status" in
+    FAIL) sed 's/^/    /' "out/diffs/$(echo "${name%:}" | sed 's|^host-oracle/||' | tr '/ ' '__').diff" 2>/dev/null | head -n 60;;
+  esac
+done < "$RESULTS"
+echo "host-oracle: $matched matched, $differed differed, $known known differences"
+echo "host-oracle: $(grep -c '^PASS' "$RESULTS") passed, $(grep -c '^FAIL' "$RESULTS") failed"
+[ "$differed" -eq 0 ] && ! grep -q '^FAIL' "$RESULTS"
