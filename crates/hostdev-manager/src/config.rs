@@ -75,6 +75,14 @@ pub enum HeaderType {
     Unknown(u8),
 }
 
+impl HeaderType {
+    /// Anything but an endpoint: what vfio-pci and libvirt's reset refuse, and
+    /// what the kernel's IOMMU-group viability rule exempts.
+    pub fn is_bridge(self) -> bool {
+        self != Self::Endpoint
+    }
+}
+
 /// What libvirt learns about a device's PCI Express side.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, serde::Serialize)]
 pub struct PciExpressInfo {

@@ -52,6 +52,49 @@ pub struct PciDevice {
     pub mdev_types: Vec<MdevType>,
 }
 
+/// The ids that say which device sits at an address: recorded at detach time and
+/// checked before a record is acted on, so a different card that took the slot
+/// is never handed to the recorded driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// Subsystem vendor id (0 when the kernel does not expose it).
+    pub subsystem_vendor: u16,
+    /// Subsystem device id (0 when the kernel does not expose it).
+    pub subsystem_device: u16,
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:04x} (subsystem {:04x}:{:04x})",
+            self.vendor, self.device, self.subsystem_vendor, self.subsystem_device
+        )
+    }
+}
+
+/// Reads a function's [`Identity`]. An unreadable vendor or device id reads as
+/// `ffff`, as config space reads for a missing function; an absent subsystem id as 0.
+pub fn read_identity(sysfs: &dyn Sysfs, address: &PciAddress) -> Identity {
+    let id = |attr: &str, missing: u32| {
+        hex_attr(sysfs, address, attr)
+            .ok()
+            .flatten()
+            .unwrap_or(missing) as u16
+    };
+    Identity {
+        vendor: id("vendor", 0xffff),
+        device: id("device", 0xffff),
+        subsystem_vendor: id("subsystem_vendor", 0),
+        subsystem_device: id("subsystem_device", 0),
+    }
+}
+
 /// An IOMMU group.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IommuGroup {

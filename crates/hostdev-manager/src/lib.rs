@@ -45,6 +45,17 @@ use std::collections::BTreeSet;
 
 use pci_types::PciAddress;
 
+/// A duration as people read it in messages: `100 ms`, `10 s`, `2.5 s`.
+pub fn human_duration(d: std::time::Duration) -> String {
+    if d < std::time::Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
 /// libvirt's name for the root of the device tree.
 pub const COMPUTER: &str = "computer";
 

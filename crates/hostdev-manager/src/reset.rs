@@ -14,7 +14,7 @@ use pci_types::PciAddress;
 
 use crate::config::{ConfigSpace, HeaderType};
 use crate::device;
-use crate::ops::{errno_text, DeviceState, Engine, OpError};
+use crate::ops::{errno_text, Aftermath, DeviceState, Engine, OpError, Refusal};
 use crate::paths;
 use crate::stub::{self, StubKind};
 
@@ -151,26 +151,34 @@ impl Engine {
         };
         locked.push(address);
         locked.sort();
-        let _lock = self.lock_devices(&locked)?;
+        let _lock = self.lock(&locked)?;
         if !device::exists(s, &address) {
             return Err(OpError::NotFound { address });
         }
         let config = s
             .read(&paths::device_attr(&address, "config"))
             .unwrap_or_default();
-        if matches!(ConfigSpace::new(&config).header_type(), Some(h) if h != HeaderType::Endpoint) {
-            return Err(OpError::Refused {
-                reason: format!(
-                    "internal error: Invalid attempt to reset PCI device {address}. Only PCI endpoint devices can be reset"
-                ),
-                forceable: false,
-            });
+        if ConfigSpace::new(&config)
+            .header_type()
+            .is_some_and(HeaderType::is_bridge)
+        {
+            return Err(OpError::Libvirt(format!(
+                "internal error: Invalid attempt to reset PCI device {address}. Only PCI endpoint devices can be reset"
+            )));
         }
         let driver = device::current_driver(s, &address);
         let on_vfio = driver
             .as_deref()
             .is_some_and(|d| stub::stub_kind(d) == StubKind::Vfio);
-        self.refuse_if_vfio_held(address, device::iommu_group(s, &address)?.as_ref())?;
+        if let Some(group) = device::iommu_group(s, &address)? {
+            let holders = crate::usage::vfio_group_holders(s, group.number);
+            if !holders.is_empty() {
+                return Err(OpError::Refused(Refusal::HeldThroughVfio {
+                    address,
+                    holders,
+                }));
+            }
+        }
         if on_vfio && !opts.force {
             return Ok(ResetOutcome::SkippedVfio {
                 driver: driver.unwrap_or_default(),
@@ -197,13 +205,13 @@ impl Engine {
             return Ok(ResetOutcome::Reset { methods });
         };
         if !RESET_METHODS.contains(&method.as_str()) {
-            return Err(OpError::Invalid(format!(
+            return Err(OpError::BadRequest(format!(
                 "invalid argument: unknown reset method '{method}' (one of {})",
                 RESET_METHODS.join(", ")
             )));
         }
         let Some(previous) = previous else {
-            return Err(OpError::Invalid(format!(
+            return Err(OpError::BadRequest(format!(
                 "this kernel has no reset_method for {address} (Linux < 5.15): --method cannot be honoured by the kernel's reset (--config-space --method {method} uses libvirt's config-space sequence)"
             )));
         };
@@ -255,8 +263,7 @@ impl Engine {
         OpError::Write {
             what: format!("Unable to reset PCI device {address} with {what}"),
             source,
-            state: self.state_of(address),
-            rolled_back: false,
+            after: Aftermath::left(self.state_of(address)),
         }
     }
 

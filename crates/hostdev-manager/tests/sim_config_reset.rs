@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hostdev_manager::ops::{DetachOptions, Engine};
+use hostdev_manager::ops::{DetachOptions, Engine, OpError};
 use hostdev_manager::reset::{ResetOptions, ResetOutcome};
 use hostdev_manager::state::StateDir;
 use pci_sim::config::{reg, PROGRAMMED_COMMAND};
@@ -210,7 +210,11 @@ fn bus_reset_refused_while_another_function_is_on_a_host_driver() {
         ),
         "{e}"
     );
-    assert!(e.ends_with("nothing was changed"), "{e}");
+    // libvirt's words, as libvirt prints them (no suffix of ours).
+    assert!(matches!(
+        r.engine.reset(a(DEV), &auto()),
+        Err(OpError::Libvirt(_))
+    ));
     assert!(r.sim.writes().is_empty());
     // Once the other function is detached, the bus is ours; the reset reaches
     // every function below the bridge, the detached one too.
@@ -444,7 +448,7 @@ fn without_root_config_space_cannot_be_used() {
     });
     let e = r.engine.reset(a(DEV), &auto()).unwrap_err().to_string();
     assert!(
-        e.contains("only 64 bytes readable: not running as root") && e.contains("(EACCES)"),
+        e.contains("only 64 bytes are readable, as for any user but root (run as root)"),
         "{e}"
     );
     assert!(r.sim.resets_of(DEV).is_empty());

@@ -30,6 +30,8 @@ pub struct Backend {
     pub state_dir: PathBuf,
     /// How long an unbind may take.
     pub unbind_timeout: Duration,
+    /// How long a lock is waited for.
+    pub lock_timeout: Duration,
 }
 
 impl Backend {
@@ -52,6 +54,7 @@ impl Backend {
             modules,
             state_dir: cli.state_dir.clone(),
             unbind_timeout: cli.unbind_timeout.into(),
+            lock_timeout: cli.lock_timeout.into(),
         }
     }
 
@@ -61,12 +64,17 @@ impl Backend {
             self.host.is_live(),
             "--root names a snapshot: detach, reattach, reset and the hook need a live kernel"
         );
-        Ok(Engine::new(
+        Ok(self.state_engine())
+    }
+
+    /// The engine over whatever tree is open, for reading records only.
+    pub fn state_engine(&self) -> Engine {
+        Engine::new(
             self.host.sysfs_arc(),
             Arc::clone(&self.modules),
-            StateDir::new(&self.state_dir),
+            StateDir::new(&self.state_dir).with_lock_timeout(self.lock_timeout),
         )
-        .with_unbind_timeout(self.unbind_timeout))
+        .with_unbind_timeout(self.unbind_timeout)
     }
 }
 
@@ -164,7 +172,7 @@ fn dispatch(
 ) -> Result<()> {
     let sysfs = backend.host.sysfs();
     match &cli.command {
-        Command::List(args) if args.detached => query::list_detached(backend, args, out),
+        Command::List(args) if args.detached => query::list_detached(backend, args, out, err),
         Command::List(args) => query::list(sysfs, args, out),
         Command::Dumpxml(args) => query::dumpxml(sysfs, cli, args, out),
         Command::Info(args) => query::info(sysfs, args, out),

@@ -191,6 +191,7 @@ pub fn detach(
         method: args.method.into(),
         force: args.force,
         dry_run: args.dry_run,
+        owner: None,
     };
     let engine = backend.engine()?;
     let results = run_parallel(targets, |address| {
@@ -318,7 +319,7 @@ fn reattach_step(engine: &Engine, step: &domain::Step, force: bool) -> Result<Ve
     };
     let mut moved = Vec::new();
     for m in members {
-        if m == step.address || engine.state().load(&m).ok().flatten().is_some() {
+        if m == step.address || engine.record(&m)?.is_some() {
             engine.reattach(m, &opts)?;
             moved.push(m);
         }

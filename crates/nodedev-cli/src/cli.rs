@@ -33,6 +33,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DURATION", default_value = "10")]
     pub unbind_timeout: Timeout,
 
+    /// How long to wait for another nodedev operation on the same device before
+    /// giving up and naming it (seconds, or a number with `ms` or `s`).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5")]
+    pub lock_timeout: Timeout,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -18,9 +18,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use hostdev_manager::ops::{DetachOptions, Engine, ReattachOptions};
+use hostdev_manager::ops::{DetachOptions, Engine, OpError, ReattachOptions, Target};
 use nodedev_xml::domain_hostdevs;
-use pci_types::PciAddress;
 
 use crate::domain::{self, Hostdevs};
 use crate::input::read_bounded;
@@ -75,75 +74,53 @@ fn prepare_domain(
 ) -> Result<()> {
     let xml = read_bounded(input, "standard input")?;
     let doc = domain_hostdevs(&xml).context("the domain XML on standard input is not usable")?;
-    let mut moved: Vec<PciAddress> = Vec::new();
-    for step in domain::plan(&doc, Hostdevs::UnmanagedOnly)? {
-        let opts = DetachOptions {
+    let targets: Vec<Target> = domain::plan(&doc, Hostdevs::UnmanagedOnly)?
+        .into_iter()
+        .map(|step| Target {
+            address: step.address,
             driver: step.driver,
-            ..DetachOptions::default()
-        };
-        let result = if step.whole_group {
-            engine.detach_group(step.address, &opts)
-        } else {
-            engine.detach(step.address, &opts).map(|o| vec![o])
-        };
-        match result {
-            Ok(outcomes) => {
-                for o in outcomes {
-                    for w in &o.warnings {
-                        writeln!(err, "nodedev hook: {domain}: warning: {w}")?;
-                    }
-                    if o.unchanged {
-                        continue; // already detached by someone else: not ours to give back
-                    }
-                    if let Some(mut rec) = engine.state().load(&o.address)? {
-                        rec.owner = Some(owner(domain));
-                        engine.state().save(&rec)?;
-                    }
-                    writeln!(
-                        err,
-                        "nodedev hook: {domain}: detached {} ({} -> {})",
-                        o.address,
-                        o.driver_before.as_deref().unwrap_or("no driver"),
-                        o.driver_after.as_deref().unwrap_or("no driver")
-                    )?;
-                    moved.push(o.address);
-                }
-            }
-            Err(e) => {
-                let mut given_back = Vec::new();
-                let mut kept = Vec::new();
-                for a in moved.iter().rev() {
-                    match engine.reattach(*a, &ReattachOptions::default()) {
-                        Ok(_) => given_back.push(a.to_string()),
-                        Err(e) => kept.push(format!("{a} ({e})")),
-                    }
-                }
-                let mut note = String::new();
-                if !given_back.is_empty() {
-                    note.push_str(&format!("; given back: {}", given_back.join(", ")));
-                }
-                if !kept.is_empty() {
-                    note.push_str(&format!("; NOT given back: {}", kept.join(", ")));
-                }
-                bail!("{domain}: cannot detach {}: {e}{note}", step.address);
-            }
+            whole_group: step.whole_group,
+        })
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    // One operation: every device is checked before the first write, the records
+    // say whose they are from the first write on, and one failure gives back what
+    // this run moved.
+    let opts = DetachOptions {
+        owner: Some(owner(domain)),
+        ..DetachOptions::default()
+    };
+    let outcomes = engine.detach_all(&targets, &opts).map_err(|e| match &e {
+        // "<member>: <why>; devices already moved were given back: …"
+        OpError::Member { .. } => anyhow::anyhow!("{domain}: cannot detach {e}"),
+        _ => anyhow::anyhow!("{domain}: cannot detach {}: {e}", targets[0].address),
+    })?;
+    for o in outcomes {
+        for w in &o.warnings {
+            writeln!(err, "nodedev hook: {domain}: warning: {w}")?;
         }
+        if o.unchanged {
+            continue; // already detached by someone else: not ours to give back
+        }
+        writeln!(
+            err,
+            "nodedev hook: {domain}: detached {} ({} -> {})",
+            o.address,
+            o.driver_before.as_deref().unwrap_or("no driver"),
+            o.driver_after.as_deref().unwrap_or("no driver")
+        )?;
     }
     Ok(())
 }
 
-/// Reattaches every device whose record says this domain's hook detached it.
+/// Reattaches every device whose record says this domain's hook detached it
+/// (including one whose detach was interrupted).
 fn release_domain(engine: &Engine, domain: &str, err: &mut dyn Write) -> Result<()> {
-    let mine: Vec<PciAddress> = engine
-        .state()
-        .list()?
-        .into_iter()
-        .filter(|r| r.owner.as_deref() == Some(owner(domain).as_str()))
-        .map(|r| r.address)
-        .collect();
     let mut failed = Vec::new();
-    for a in mine {
-        match engine.reattach(a, &ReattachOptions::default()) {
+    for (a, result) in engine.reattach_owned(&owner(domain), &ReattachOptions::default())? {
+        match result {
             Ok(o) => writeln!(
                 err,
                 "nodedev hook: {domain}: re-attached {a} ({})",

@@ -5,7 +5,6 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hostdev_manager::state::StateDir;
 use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
@@ -220,30 +219,61 @@ pub fn xml_normalize(file: &Path, stdin: &mut dyn Read, out: &mut dyn Write) -> 
     Ok(())
 }
 
-/// `list --detached`: the state records.
-pub fn list_detached(backend: &Backend, args: &ListArgs, out: &mut dyn Write) -> Result<()> {
-    let records = StateDir::new(&backend.state_dir)
-        .list()
+/// `list --detached`: the records. On a live kernel, operations whose process
+/// was killed are undone first (said on stderr); operations still running, and any
+/// that cannot be undone, are listed as unfinished.
+pub fn list_detached(
+    backend: &Backend,
+    args: &ListArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let engine = backend.state_engine();
+    if backend.host.is_live() {
+        for (address, result) in engine.recover_interrupted() {
+            match result {
+                Ok(warnings) => {
+                    for w in warnings {
+                        writeln!(err, "warning: {w}")?;
+                    }
+                }
+                Err(e) => writeln!(
+                    err,
+                    "warning: {address}: an interrupted operation could not be undone: {e}"
+                )?,
+            }
+        }
+    }
+    let listing = engine
+        .records()
         .with_context(|| format!("failed to read {}", backend.state_dir.display()))?;
+    for u in &listing.unusable {
+        writeln!(
+            err,
+            "warning: skipped record {}: {}",
+            u.path.display(),
+            u.reason
+        )?;
+    }
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &records)?;
+        serde_json::to_writer_pretty(&mut *out, &listing.records)?;
         out.write_all(b"\n")?;
         return Ok(());
     }
-    for r in records {
-        let method = match r.method {
-            hostdev_manager::state::BindMethod::Override => "override",
-            hostdev_manager::state::BindMethod::NewId => "new-id",
-        };
+    for r in listing.records {
         write!(
             out,
-            "{}  {} -> {} ({method})",
+            "{}  {} -> {} ({})",
             r.address.nodedev_name(),
             r.original_driver.as_ref().map_or("(none)", |d| d.as_str()),
-            r.stub
+            r.stub,
+            r.method
         )?;
-        if let Some(p) = &r.pending {
-            write!(out, "  pending: {p}")?;
+        if !r.phase.is_settled() {
+            write!(out, "  unfinished: {}", r.phase)?;
+        }
+        if let Some(owner) = &r.owner {
+            write!(out, "  [{owner}]")?;
         }
         writeln!(out)?;
     }

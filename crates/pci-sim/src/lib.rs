@@ -304,7 +304,13 @@ pub struct SimKernel {
     /// rest of the kernel stays readable): a driver whose remove() waits for its
     /// users, the common GPU complaint.
     stuck_unbind: Arc<std::sync::atomic::AtomicBool>,
+    /// Writes allowed before the simulated process is killed (`usize::MAX`: never).
+    kill_after: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+/// The panic payload of a simulated kill ([`SimKernel::kill_after`]).
+#[derive(Debug)]
+pub struct Killed;
 
 impl Default for SimKernel {
     fn default() -> Self {
@@ -367,6 +373,7 @@ impl SimKernel {
                 extra: BTreeMap::new(),
             })),
             stuck_unbind: Arc::default(),
+            kill_after: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
         }
     }
 
@@ -455,6 +462,21 @@ impl SimKernel {
     pub fn on_write(&self, n: usize, hook: impl FnMut(&mut SimState) + Send + 'static) -> &Self {
         self.state().hooks.push((n, Box::new(hook)));
         self
+    }
+
+    /// An engine over this kernel (and its module loader) with records in `state`.
+    pub fn engine(&self, state: hostdev_manager::state::StateDir) -> hostdev_manager::ops::Engine {
+        hostdev_manager::ops::Engine::new(Arc::new(self.clone()), Arc::new(self.clone()), state)
+    }
+
+    /// Simulates `kill -9` of the caller: once `n` writes (of the whole log) have
+    /// been made, the next write attempt panics with [`Killed`] before it reaches
+    /// the kernel, so the caller stops wherever it is (run it under
+    /// `catch_unwind`). Locks it held are released by the unwinding, as a dead
+    /// process's are. `usize::MAX` turns it off again.
+    pub fn kill_after(&self, n: usize) {
+        self.kill_after
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Makes unbinds block until [`SimKernel::release_unbind`] (or not).
@@ -1145,6 +1167,10 @@ impl SimKernel {
     /// Every write and pwrite goes through here: hooks run, faults are injected,
     /// the log is kept.
     fn logged_write(&self, path: &Path, offset: Option<u64>, data: &[u8]) -> io::Result<()> {
+        let limit = self.kill_after.load(std::sync::atomic::Ordering::SeqCst);
+        if limit != usize::MAX && self.state().log.len() >= limit {
+            std::panic::panic_any(Killed);
+        }
         if path.ends_with("unbind") {
             while self.stuck_unbind.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(std::time::Duration::from_millis(5));

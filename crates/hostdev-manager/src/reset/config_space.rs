@@ -19,7 +19,7 @@ use pci_types::PciAddress;
 
 use crate::config::{self, ConfigSpace, HeaderType, CONVENTIONAL_LEN, HEADER_LEN};
 use crate::device;
-use crate::ops::{Engine, OpError};
+use crate::ops::{Aftermath, Engine, OpError, Refusal};
 use crate::paths;
 use crate::stub::{self, StubKind};
 use crate::usage;
@@ -122,27 +122,25 @@ impl Engine {
     ) -> Result<String, OpError> {
         let s = self.sysfs();
         let config_path = paths::device_attr(&address, "config");
-        let bytes = s.read(&config_path).map_err(|source| OpError::Write {
-            what: format!(
-                "Failed to open config space file '{}'",
-                config_path.display()
-            ),
-            source,
-            state: self.state_of(address),
-            rolled_back: false,
-        })?;
+        let bytes = s
+            .read(&config_path)
+            .map_err(|source| OpError::ConfigSpace {
+                what: format!(
+                    "Failed to open config space file '{}'",
+                    config_path.display()
+                ),
+                source: Some(source),
+            })?;
         if bytes.len() < CONVENTIONAL_LEN {
             // The kernel shows non-root readers the first 64 bytes only; libvirt's
             // open(O_RDWR) fails the same way.
-            return Err(OpError::Write {
+            return Err(OpError::ConfigSpace {
                 what: format!(
-                    "Failed to open config space file '{}' (only {} bytes readable: not running as root)",
+                    "Failed to open config space file '{}': only {} bytes are readable, as for any user but root (run as root)",
                     config_path.display(),
                     bytes.len()
                 ),
-                source: std::io::Error::from_raw_os_error(13),
-                state: self.state_of(address),
-                rolled_back: false,
+                source: None,
             });
         }
         // Every method here resets the function, and only the first 256 bytes
@@ -151,12 +149,12 @@ impl Engine {
         // kernel's reset restores that state; libvirt's sequence does not.
         let num_vfs = device::num_vfs(s, &address);
         if num_vfs > 0 {
-            return Err(OpError::Refused {
+            return Err(OpError::Refused(Refusal::Other {
                 reason: format!(
                     "internal error: Unable to reset PCI device {address}: it is an SR-IOV PF with {num_vfs} VFs enabled, and the config-space sequence restores only the first 256 bytes of config space, not the SR-IOV state; use the kernel's reset, or set sriov_numvfs to 0 first"
                 ),
                 forceable: false,
-            });
+            }));
         }
         let offered = detect(&address, &bytes);
         if let Some(m) = method {
@@ -166,14 +164,14 @@ impl Engine {
                 "pm" => offered.pm.is_some(),
                 "bus" => offered.bus,
                 _ => {
-                    return Err(OpError::Invalid(format!(
+                    return Err(OpError::BadRequest(format!(
                     "invalid argument: reset method '{m}' has no config-space sequence (one of {})",
                     CONFIG_SPACE_METHODS.join(", ")
                 )))
                 }
             };
             if !available {
-                return Err(OpError::Invalid(format!(
+                return Err(OpError::BadRequest(format!(
                     "invalid argument: {address} does not offer reset method '{m}' in its config space (it offers: {})",
                     list_or_none(&offered.names())
                 )));
@@ -220,7 +218,7 @@ impl Engine {
             }
         }
         let Some(last) = failures.pop() else {
-            return Err(OpError::Invalid(format!(
+            return Err(OpError::Libvirt(format!(
                 "internal error: Unable to reset PCI device {address}: no FLR, PM reset or bus reset available"
             )));
         };
@@ -238,13 +236,9 @@ impl Engine {
             Some(source) => OpError::Write {
                 what,
                 source,
-                state: self.state_of(address),
-                rolled_back: false,
+                after: Aftermath::left(self.state_of(address)),
             },
-            None => OpError::Refused {
-                reason: what,
-                forceable: false,
-            },
+            None => OpError::Libvirt(what),
         })
     }
 

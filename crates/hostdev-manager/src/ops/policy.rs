@@ -1,0 +1,130 @@
+//! The checks that protect the host and the device, made before anything is
+//! written: what vfio-pci cannot take, what the host still uses, what a VFIO user
+//! holds, and whether an IOMMU group is viable.
+
+use std::path::Path;
+
+use pci_types::DriverName;
+
+use super::error::{Refusal, Warning};
+use super::inspect::DeviceFacts;
+use crate::config::ConfigSpace;
+use crate::device;
+use crate::paths;
+use crate::stub::{stub_kind, StubKind};
+use crate::sysfs::Sysfs;
+use crate::usage::{self, InUse};
+
+/// Why a detach to `target` would hurt the host or cannot work; `--force` skips
+/// these (but not [`vfio_in_use`]).
+pub(crate) fn detach_refusal(
+    sysfs: &dyn Sysfs,
+    dev: &DeviceFacts,
+    target: &DriverName,
+) -> Option<Refusal> {
+    let address = dev.address;
+    if stub_kind(target.as_str()) == StubKind::Vfio {
+        if dev.is_bridge() {
+            return Some(Refusal::NotEndpoint { address });
+        }
+        if dev.num_vfs > 0 {
+            return Some(Refusal::PfWithVfs {
+                address,
+                vfs: dev.num_vfs,
+            });
+        }
+    }
+    let users = boot_display_users(sysfs, dev);
+    if !users.is_empty() {
+        return Some(Refusal::BootDisplay { address, users });
+    }
+    let uses = host_use(sysfs, dev);
+    (!uses.is_empty()).then_some(Refusal::InUse { address, uses })
+}
+
+/// A process holding the device's VFIO group: unbinding the device from its vfio
+/// driver would take it from under that process (and the unbind would block until
+/// the process lets go). Never overridden by `--force`.
+pub(crate) fn vfio_in_use(sysfs: &dyn Sysfs, dev: &DeviceFacts) -> Option<Refusal> {
+    if dev.driver_kind() != Some(StubKind::Vfio) {
+        return None;
+    }
+    let group = dev.group.as_ref()?;
+    let holders = usage::vfio_group_holders(sysfs, group.number);
+    (!holders.is_empty()).then_some(Refusal::HeldThroughVfio {
+        address: dev.address,
+        holders,
+    })
+}
+
+/// How the host uses a device that is on a host driver (mounts, swap, holders,
+/// routed interfaces); nothing when it is unbound or on a stub.
+pub(crate) fn host_use(sysfs: &dyn Sysfs, dev: &DeviceFacts) -> Vec<InUse> {
+    if !dev.on_host_driver() {
+        return Vec::new();
+    }
+    usage::host_usage(sysfs, &dev.sysfs_path)
+}
+
+/// What displays on the boot VGA device while it is on a host driver: its DRM
+/// cards and framebuffers, and fbcon (the classic single-GPU passthrough trap).
+fn boot_display_users(sysfs: &dyn Sysfs, dev: &DeviceFacts) -> Vec<String> {
+    let Ok(boot_vga) = sysfs.read(&paths::device_attr(&dev.address, "boot_vga")) else {
+        return Vec::new();
+    };
+    if boot_vga.trim_ascii() != b"1" || !dev.on_host_driver() {
+        return Vec::new();
+    }
+    let mut users: Vec<String> = Vec::new();
+    for sub in ["drm", "graphics"] {
+        for n in sysfs
+            .read_dir(&dev.sysfs_path.join(sub))
+            .unwrap_or_default()
+        {
+            if n.starts_with("card") || n.starts_with("fb") {
+                users.push(n);
+            }
+        }
+    }
+    // fbcon bound to a framebuffer is the text console on this device.
+    let vt = Path::new(paths::CLASS_VTCONSOLE);
+    for con in sysfs.read_dir(vt).unwrap_or_default() {
+        let bound = sysfs.read(&vt.join(&con).join("bind")).ok();
+        let name = sysfs.read(&vt.join(&con).join("name")).ok();
+        if bound.as_deref().map(<[u8]>::trim_ascii) == Some(b"1")
+            && name.is_some_and(|n| String::from_utf8_lossy(&n).contains("frame buffer"))
+        {
+            users.push(format!("{con} (framebuffer console)"));
+        }
+    }
+    users
+}
+
+/// The kernel's viability rule for a VFIO group: every other member must be
+/// unbound, on a vfio driver or pci-stub, or be a bridge (or pcieport). The members
+/// that break it, as a warning.
+pub(crate) fn group_viability(sysfs: &dyn Sysfs, dev: &DeviceFacts) -> Option<Warning> {
+    let group = dev.group.as_ref()?;
+    let members: Vec<String> = group
+        .members
+        .iter()
+        .filter(|m| **m != dev.address)
+        .filter_map(|m| {
+            let driver = device::current_driver(sysfs, m)?;
+            let config = sysfs
+                .read(&paths::device_attr(m, "config"))
+                .unwrap_or_default();
+            let bridge = ConfigSpace::new(&config)
+                .header_type()
+                .is_some_and(|h| h.is_bridge());
+            let fine = bridge
+                || driver == "pcieport"
+                || matches!(stub_kind(&driver), StubKind::Vfio | StubKind::PciStub);
+            (!fine).then(|| format!("{m} ({driver})"))
+        })
+        .collect();
+    (!members.is_empty()).then_some(Warning::GroupNotViable {
+        group: group.number,
+        members,
+    })
+}

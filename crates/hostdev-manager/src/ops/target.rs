@@ -1,0 +1,101 @@
+//! Which stub driver a detach binds, and making sure it is there.
+
+use pci_types::{DriverName, PciAddress};
+
+use super::error::OpError;
+use super::Engine;
+use crate::modules::{self, PciModalias};
+use crate::paths;
+use crate::stub::{self, DriverRequest};
+
+impl Engine {
+    /// The driver name for a request: for VFIO, the best variant driver for the
+    /// device in modules.alias (libvirt ≥ 10 does the same), else vfio-pci.
+    pub fn choose_driver(
+        &self,
+        address: &PciAddress,
+        request: &DriverRequest,
+    ) -> Result<DriverName, OpError> {
+        let name = match request {
+            DriverRequest::Named(n) => return Ok(n.clone()),
+            DriverRequest::Xen => stub::PCIBACK,
+            DriverRequest::Vfio => {
+                let s = self.sysfs();
+                let table = self.modules_alias.get_or_init(|| {
+                    let release = modules::kernel_release(s)?;
+                    let bytes = s.read(&modules::modules_alias_path(&release)).ok()?;
+                    // No copy when (as always) the table is UTF-8.
+                    Some(
+                        String::from_utf8(bytes)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                    )
+                });
+                let variant = (|| {
+                    let alias = s.read(&paths::device_attr(address, "modalias")).ok()?;
+                    let alias = PciModalias::parse(&String::from_utf8_lossy(&alias))?;
+                    modules::best_vfio_variant(table.as_deref()?, &alias)
+                })();
+                match variant {
+                    // The generic driver's module is vfio_pci, its driver vfio-pci.
+                    Some(m) if m != "vfio_pci" => {
+                        return DriverName::new(&m).map_err(|e| {
+                            OpError::BadRequest(format!("modules.alias names '{m}': {e}"))
+                        })
+                    }
+                    _ => stub::VFIO_PCI,
+                }
+            }
+        };
+        Ok(DriverName::new(name).expect("built-in names are valid"))
+    }
+
+    /// libvirt's `virPCIDeviceFindDriver`: the driver directory exists (as named or
+    /// with `-` → `_`), else load its module (unless `load` is false, for a dry
+    /// run) and find the PCI driver it registers.
+    pub(crate) fn ensure_driver(
+        &self,
+        name: &DriverName,
+        load: bool,
+    ) -> Result<DriverName, OpError> {
+        let s = self.sysfs();
+        if s.exists(&paths::driver_dir(name)) {
+            return Ok(name.clone());
+        }
+        let underscored = DriverName::new(&name.module_name()).expect("still valid");
+        if s.exists(&paths::driver_dir(&underscored)) {
+            return Ok(underscored);
+        }
+        // xen-pciback registers the driver "pciback".
+        let module = if name.as_str() == stub::PCIBACK {
+            DriverName::new("xen_pciback").expect("valid")
+        } else {
+            underscored
+        };
+        if !load {
+            return Ok(name.clone());
+        }
+        if !s.exists(&paths::module_dir(&module)) {
+            self.modules.load(module.as_str())?;
+        }
+        if s.exists(&paths::driver_dir(name)) {
+            return Ok(name.clone());
+        }
+        match modules::module_pci_driver(s, module.as_str()) {
+            Some(d) if s.exists(&paths::driver_dir(&d)) => Ok(d),
+            Some(d) => Err(OpError::DriverMissing(format!(
+                "pci driver '{d}' supposedly loaded by module '{module}' not found in sysfs"
+            ))),
+            None => Err(OpError::DriverMissing(format!(
+                "module '{module}' does not implement any pci driver"
+            ))),
+        }
+    }
+
+    /// Loads the module of a driver a device is given back to, if it was unloaded
+    /// meanwhile (best effort: a failure shows as the device not binding).
+    pub(crate) fn reload_original(&self, driver: &DriverName) {
+        if !self.sysfs().exists(&paths::driver_dir(driver)) {
+            let _ = self.modules.load(&driver.module_name());
+        }
+    }
+}
