@@ -8,6 +8,8 @@ cache="${NODEDEV_CACHE:-$HOME/.cache/nodedev-shim}/rig"
 # another checkout last wrote it, so a shared one could hand out a stale binary.
 export CARGO_TARGET_DIR="$cache/target-$(cd "$here/../.." && pwd | sha256sum | cut -c1-12)"
 # --target keeps RUSTFLAGS away from build scripts and proc macros.
+# The lane's lock holder (examples/hold_lock.rs) is built beside it, in examples/.
 RUSTFLAGS='-C target-feature=+crt-static' cargo build -q --release --locked \
-  --manifest-path "$here/../../Cargo.toml" --target x86_64-unknown-linux-gnu -p nodedev-cli >&2
+  --manifest-path "$here/../../Cargo.toml" --target x86_64-unknown-linux-gnu \
+  -p nodedev-cli -p hostdev-manager --bin nodedev --example hold_lock >&2
 echo "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/nodedev"

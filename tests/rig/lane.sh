@@ -18,10 +18,10 @@ for variant in ${RIG_LANE_VARIANTS-iommu noiommu}; do
   # The IOMMU boot also runs guest/files.sh (snapshot outputs and hostile inputs)
   # after the scenarios, in the same boot; see tests/rig/README.md for its cost.
   scripts=(scenarios.sh)
-  [ "$variant" = iommu ] && scripts+=(files.sh)
+  [ "$variant" = iommu ] && scripts+=(files.sh journal.sh)
   runner=$(mktemp)
   { echo 'rc=0'; for s in "${scripts[@]}"; do echo "sh ./$s || rc=\$?"; done; echo 'exit $rc'; } > "$runner"
-  "$here/run-guest.sh" "${flags[@]}" --timeout 600 --out "$out" "$runner" "$bin" "${scripts[@]/#/$here/guest/}" >/dev/null 2>"$out/run-guest.err"
+  "$here/run-guest.sh" "${flags[@]}" --timeout 600 --out "$out" "$runner" "$bin" "$(dirname "$bin")/examples/hold_lock" "${scripts[@]/#/$here/guest/}" >/dev/null 2>"$out/run-guest.err"
   rc=$?
   rm -f "$runner"
   if [ ! -s "$out/results.txt" ]; then

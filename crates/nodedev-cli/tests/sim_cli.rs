@@ -567,3 +567,40 @@ fn apply_reports_a_failing_device_as_virsh_does_and_goes_on() {
     );
     assert_eq!(o.stdout, "Device pci_0000_00_01_0 detached\n\n");
 }
+
+/// libvirt kills a hook that overruns its timeout: whatever a killed `prepare
+/// begin` left, the domain's `release end` gives back (it once exited 0 and left a
+/// NIC without a driver).
+#[test]
+fn release_gives_back_what_a_killed_prepare_left() {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.payload().is::<pci_sim::Killed>() {
+            quiet(info);
+        }
+    }));
+    for k in 0..=9 {
+        let s = hook_sim();
+        let dir = tempfile::tempdir().unwrap();
+        let before = drivers(&s);
+        s.clear_log();
+        s.kill_after(k);
+        let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hook(&s, dir.path(), "prepare", "begin", GPU_DOMAIN.as_bytes())
+        }))
+        .is_err();
+        s.kill_after(usize::MAX);
+        let o = hook(&s, dir.path(), "release", "end", b"");
+        assert_eq!(
+            o.code, 0,
+            "killed after {k} writes ({killed}): {}",
+            o.stderr
+        );
+        assert_eq!(drivers(&s), before, "killed after {k} writes");
+        for a in ["0000:01:00.0", "0000:01:00.1", "0000:03:10.2"] {
+            assert_eq!(s.override_of(a), None, "killed after {k} writes: {a}");
+        }
+        let listed = nodedev(&s, dir.path(), &["-q", "list", "--detached"]);
+        assert_eq!(listed.stdout, "", "killed after {k} writes: records left");
+    }
+}

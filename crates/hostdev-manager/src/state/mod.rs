@@ -355,7 +355,7 @@ fn nofollow_nonblock() -> i32 {
 }
 
 /// A directory may hold records only if it is a real directory (not a symlink),
-/// owned by the effective user, and writable by no one else.
+/// owned by the effective user (or root), and writable by no one else.
 fn check_dir(dir: &Path) -> Result<(), StateError> {
     let meta = fs::symlink_metadata(dir).map_err(|source| StateError::Io {
         what: "cannot inspect",
@@ -375,8 +375,10 @@ fn check_dir(dir: &Path) -> Result<(), StateError> {
             "remove it, or name another with --state-dir".to_string(),
         );
     }
+    // Root's own directory is as safe as ours: a user who may not write it is
+    // then told "permission denied" by the kernel, not refused here.
     let euid = rustix::process::geteuid().as_raw();
-    if meta.uid() != euid {
+    if meta.uid() != euid && meta.uid() != 0 {
         return unsafe_dir(
             format!(
                 "is owned by uid {}, not by uid {euid} which runs this",
