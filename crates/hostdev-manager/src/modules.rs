@@ -163,6 +163,16 @@ pub fn best_vfio_variant(modules_alias: &str, device: &PciModalias) -> Option<St
     best.map(|(_, m)| m.to_string())
 }
 
+/// The `alias vfio_pci:` lines of modules.alias, all [`best_vfio_variant`] reads
+/// (a few lines out of tens of thousands: what is worth caching).
+pub fn vfio_alias_lines(modules_alias: &str) -> String {
+    modules_alias
+        .lines()
+        .filter(|l| l.starts_with("alias vfio_pci:"))
+        .flat_map(|l| [l, "\n"])
+        .collect()
+}
+
 /// The PCI driver a loaded module provides: the first `pci:NAME` entry of
 /// `/sys/module/<module>/drivers`.
 pub fn module_pci_driver(sysfs: &dyn Sysfs, module: &str) -> Option<DriverName> {
@@ -178,6 +188,23 @@ pub fn module_pci_driver(sysfs: &dyn Sysfs, module: &str) -> Option<DriverName> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vfio_lines_choose_as_the_whole_table_does() {
+        let table = "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e\nalias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\nalias usb:v1234* x\nalias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n";
+        let dev =
+            PciModalias::parse("pci:v000015B3d0000101Esv000015B3sd00000001bc02sc00i00").unwrap();
+        let lines = vfio_alias_lines(table);
+        assert_eq!(lines.lines().count(), 2);
+        assert_eq!(
+            best_vfio_variant(&lines, &dev),
+            best_vfio_variant(table, &dev)
+        );
+        assert_eq!(
+            best_vfio_variant(&lines, &dev).as_deref(),
+            Some("mlx5_vfio_pci")
+        );
+    }
 
     const ALIASES: &str = "\
 alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e

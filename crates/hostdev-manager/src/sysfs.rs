@@ -41,6 +41,12 @@ pub trait Sysfs: Send + Sync {
     fn is_live(&self) -> bool {
         false
     }
+    /// Something that changes whenever the file does (size, modification time,
+    /// inode), for caches of what is derived from it; `None` when unknown (then
+    /// nothing is cached).
+    fn version_of(&self, _path: &Path) -> Option<String> {
+        None
+    }
 }
 
 /// The most bytes read from a sysfs attribute: a page, what a `show()` method
@@ -189,6 +195,22 @@ impl Sysfs for RealSysfs {
 
     fn is_live(&self) -> bool {
         self.root == Path::new("/")
+    }
+
+    fn version_of(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        if self.confined.is_some() {
+            return None;
+        }
+        let m = std::fs::metadata(self.host_path(path)).ok()?;
+        Some(format!(
+            "{} {}.{} {} {}",
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.dev(),
+            m.ino()
+        ))
     }
 }
 

@@ -174,7 +174,14 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
     }
 
     let tags = mount_tags_under(sysfs, device_path);
-    for line in text(sysfs, Path::new("/proc/self/mountinfo")).lines() {
+    // Nothing below the device can be mounted or swapped on: skip the tables (a
+    // detach of a NIC should not read every mount of the host).
+    let mountinfo = if blocks.is_empty() && tags.is_empty() {
+        String::new()
+    } else {
+        text(sysfs, Path::new("/proc/self/mountinfo"))
+    };
+    for line in mountinfo.lines() {
         // id parent major:minor root mountpoint options … - fstype source superoptions
         let fields: Vec<&str> = line.split(' ').collect();
         let (Some(devno), Some(mountpoint)) = (fields.get(2), fields.get(4)) else {
@@ -203,7 +210,12 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
         }
     }
 
-    for line in text(sysfs, Path::new("/proc/swaps")).lines().skip(1) {
+    let swaps = if blocks.is_empty() {
+        String::new()
+    } else {
+        text(sysfs, Path::new("/proc/swaps"))
+    };
+    for line in swaps.lines().skip(1) {
         let Some(file) = line.split_whitespace().next() else {
             continue;
         };
@@ -223,8 +235,9 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
 /// IPv6 addresses (a link-local address alone does not mean the host uses it).
 fn interfaces_in_use(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
     let class = Path::new("/sys/class/net");
-    let routes = text(sysfs, Path::new("/proc/net/route"));
-    let inet6 = text(sysfs, Path::new("/proc/net/if_inet6"));
+    // Read once, and only when an interface of the device is up.
+    let routes = std::cell::OnceCell::new();
+    let inet6 = std::cell::OnceCell::new();
     let mut out = Vec::new();
     for name in sysfs.read_dir(class).unwrap_or_default() {
         let link = class.join(&name);
@@ -241,6 +254,8 @@ fn interfaces_in_use(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
         if !up {
             continue;
         }
+        let routes = routes.get_or_init(|| text(sysfs, Path::new("/proc/net/route")));
+        let inet6 = inet6.get_or_init(|| text(sysfs, Path::new("/proc/net/if_inet6")));
         let v4 = routes
             .lines()
             .skip(1)

@@ -21,15 +21,7 @@ impl Engine {
             DriverRequest::Xen => stub::PCIBACK,
             DriverRequest::Vfio => {
                 let s = self.sysfs();
-                let table = self.modules_alias.get_or_init(|| {
-                    let release = modules::kernel_release(s)?;
-                    let bytes = s.read(&modules::modules_alias_path(&release)).ok()?;
-                    // No copy when (as always) the table is UTF-8.
-                    Some(
-                        String::from_utf8(bytes)
-                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-                    )
-                });
+                let table = self.modules_alias.get_or_init(|| self.vfio_aliases());
                 let variant = (|| {
                     let alias = s.read(&paths::device_attr(address, "modalias")).ok()?;
                     let alias = PciModalias::parse(&String::from_utf8_lossy(&alias))?;
@@ -47,6 +39,28 @@ impl Engine {
             }
         };
         Ok(DriverName::new(name).expect("built-in names are valid"))
+    }
+
+    /// The `alias vfio_pci:` lines of the running kernel's modules.alias: from the
+    /// state directory's cache when it was made from this very file (same release,
+    /// size, time and inode), else read (about a megabyte) and cached.
+    fn vfio_aliases(&self) -> Option<String> {
+        let s = self.sysfs();
+        let release = modules::kernel_release(s)?;
+        let path = modules::modules_alias_path(&release);
+        let key = s.version_of(&path).map(|v| format!("{release} {v}"));
+        if let Some(hit) = key
+            .as_deref()
+            .and_then(|k| self.state.cached("vfio-aliases", k))
+        {
+            return Some(hit);
+        }
+        let bytes = s.read(&path).ok()?;
+        let lines = modules::vfio_alias_lines(&String::from_utf8_lossy(&bytes));
+        if let Some(k) = &key {
+            self.state.store_cache("vfio-aliases", k, &lines);
+        }
+        Some(lines)
     }
 
     /// libvirt's `virPCIDeviceFindDriver`: the driver directory exists (as named or

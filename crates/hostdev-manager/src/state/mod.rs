@@ -104,7 +104,12 @@ pub struct Listing {
 pub struct StateDir {
     dir: PathBuf,
     lock_timeout: Duration,
+    /// Set once the directories were created (by this process).
+    prepared: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The largest cache file read.
+const MAX_CACHE_SIZE: u64 = 1024 * 1024;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -114,6 +119,7 @@ impl StateDir {
         Self {
             dir: dir.into(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            prepared: std::sync::Arc::default(),
         }
     }
 
@@ -140,20 +146,33 @@ impl StateDir {
     /// Creates the directory and its subdirectories (0700) where missing, and
     /// checks that none of them can be tampered with.
     fn prepare(&self) -> Result<(), StateError> {
-        for dir in [self.dir.clone(), self.devices_dir(), self.dir.join("locks")] {
-            match fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(StateError::Io {
-                        what: "cannot create",
-                        path: dir,
-                        source,
-                    })
+        let dirs = [
+            self.dir.clone(),
+            self.devices_dir(),
+            self.dir.join("locks"),
+            self.dir.join("cache"),
+        ];
+        // Each directory is checked before anything is created inside it; they
+        // are created once per process and checked every time (someone could
+        // change a mode between two operations of a long-lived caller).
+        let create = !self.prepared.load(Ordering::Relaxed);
+        for dir in &dirs {
+            if create {
+                match fs::DirBuilder::new().mode(0o700).create(dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(source) => {
+                        return Err(StateError::Io {
+                            what: "cannot create",
+                            path: dir.clone(),
+                            source,
+                        })
+                    }
                 }
             }
-            check_dir(&dir)?;
+            check_dir(dir)?;
         }
+        self.prepared.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -234,9 +253,10 @@ impl StateDir {
     }
 
     /// Writes a record atomically: a new 0600 file, then a rename over the old one.
-    /// `durable` adds an fsync of the file and the directory (once per operation,
-    /// when it finishes: the journal's earlier steps only need to survive the
-    /// process, not the machine, whose reboot forgets the kernel state anyway).
+    /// `durable` adds an fsync of the file (once per operation, when it finishes).
+    /// The journal's steps need to survive the process, which a rename does; they
+    /// need not survive the machine, whose reboot forgets the kernel state they
+    /// describe anyway (and the default directory is tmpfs).
     pub fn save(&self, record: &Record, durable: bool) -> Result<(), StateError> {
         self.prepare()?;
         let dir = self.devices_dir();
@@ -284,12 +304,62 @@ impl StateDir {
             let _ = fs::remove_file(&tmp);
             io("cannot replace", &path)(e)
         })?;
-        if durable {
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io("cannot sync", &dir))?;
-        }
         Ok(())
+    }
+
+    /// A cached value derived from a file, if the cache was made from the same
+    /// `key` (which names the file's version). Anything unusable is a miss.
+    pub fn cached(&self, name: &str, key: &str) -> Option<String> {
+        self.check_existing().ok()?;
+        let path = self.dir.join("cache").join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nofollow_nonblock())
+            .open(&path)
+            .ok()?;
+        check_regular(&file, &path).ok()?;
+        let mut text = String::new();
+        file.take(MAX_CACHE_SIZE).read_to_string(&mut text).ok()?;
+        let (first, rest) = text.split_once('\n')?;
+        (first == key).then(|| rest.to_string())
+    }
+
+    /// Stores a cached value (best effort: a cache that cannot be written is
+    /// simply not used).
+    pub fn store_cache(&self, name: &str, key: &str, value: &str) {
+        let write = || -> Result<(), StateError> {
+            self.prepare()?;
+            let dir = self.dir.join("cache");
+            let tmp = dir.join(format!(
+                ".{name}.{}.{}.tmp",
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let io = |source| StateError::Io {
+                what: "cannot write",
+                path: tmp.clone(),
+                source,
+            };
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(nofollow_nonblock())
+                .open(&tmp)
+                .map_err(io)?;
+            f.write_all(format!("{key}\n{value}").as_bytes())
+                .map_err(io)?;
+            let target = dir.join(name);
+            if fs::symlink_metadata(&target).is_ok_and(|m| !m.file_type().is_file()) {
+                let _ = fs::remove_file(&tmp);
+                return Ok(());
+            }
+            fs::rename(&tmp, &target).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                io(e)
+            })
+        };
+        let _ = write();
     }
 
     /// Forgets a device.
@@ -577,6 +647,21 @@ mod tests {
             .unwrap()
             .file_type()
             .is_fifo());
+    }
+
+    #[test]
+    fn a_cache_is_used_only_for_its_key() {
+        let (_d, s) = state();
+        assert_eq!(s.cached("x", "k1"), None);
+        s.store_cache("x", "k1", "a\nb\n");
+        assert_eq!(s.cached("x", "k1").as_deref(), Some("a\nb\n"));
+        assert_eq!(s.cached("x", "k2"), None, "a changed file must miss");
+        let mode = fs::metadata(s.path().join("cache/x"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]
