@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use hostdev_manager::stub::{self, StubKind};
 use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
@@ -221,7 +222,8 @@ pub fn xml_normalize(file: &Path, stdin: &mut dyn Read, out: &mut dyn Write) -> 
 
 /// `list --detached`: the records. On a live kernel, operations whose process
 /// was killed are undone first (said on stderr); operations still running, and any
-/// that cannot be undone, are listed as unfinished.
+/// that cannot be undone, are listed as unfinished. In text, the devices on a stub
+/// driver that no record explains follow (see [`unrecorded_on_stub`]).
 pub fn list_detached(
     backend: &Backend,
     args: &ListArgs,
@@ -260,7 +262,7 @@ pub fn list_detached(
         out.write_all(b"\n")?;
         return Ok(());
     }
-    for r in listing.records {
+    for r in &listing.records {
         write!(
             out,
             "{}  {} -> {} ({})",
@@ -277,5 +279,30 @@ pub fn list_detached(
         }
         writeln!(out)?;
     }
+    let recorded: Vec<PciAddress> = listing.records.iter().map(|r| r.address).collect();
+    for (address, stub) in unrecorded_on_stub(backend.host.sysfs(), &recorded) {
+        writeln!(
+            out,
+            "{}  (unknown) -> {stub} (no record: not detached by nodedev; give it back with the tool that detached it)",
+            address.nodedev_name()
+        )?;
+    }
     Ok(())
+}
+
+/// Devices bound to a stub driver (pciback, vfio-pci or a variant, pci-stub) with
+/// no record of ours: another tool put them there (`xl pci-assignable-add`,
+/// libvirt, driverctl, a person). We do not know their original driver, and the
+/// other tool may hold state we cannot undo (xl keeps the original driver in
+/// xenstore and quarantines the device in Xen), so they are shown apart.
+fn unrecorded_on_stub(sysfs: &dyn Sysfs, recorded: &[PciAddress]) -> Vec<(PciAddress, String)> {
+    device::list_addresses(sysfs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| !recorded.contains(a))
+        .filter_map(|a| {
+            let driver = device::current_driver(sysfs, &a)?;
+            (stub::stub_kind(&driver) != StubKind::Other).then_some((a, driver))
+        })
+        .collect()
 }

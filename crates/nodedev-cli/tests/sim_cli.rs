@@ -88,6 +88,32 @@ fn detach_and_reattach_print_what_virsh_prints() {
 }
 
 #[test]
+fn list_detached_shows_a_device_another_tool_put_on_a_stub_apart() {
+    use hostdev_manager::Sysfs;
+    use std::path::Path;
+    let s = sim();
+    let dir = tempfile::tempdir().unwrap();
+    // Another tool (xl pci-assignable-add, libvirt, a person) moves 00:02.0.
+    let dev = Path::new("/sys/bus/pci/devices/0000:00:02.0");
+    s.write(&dev.join("driver_override"), b"vfio-pci").unwrap();
+    s.write(&dev.join("driver/unbind"), b"0000:00:02.0")
+        .unwrap();
+    s.write(Path::new("/sys/bus/pci/drivers_probe"), b"0000:00:02.0")
+        .unwrap();
+    assert_eq!(s.driver_of("0000:00:02.0").as_deref(), Some("vfio-pci"));
+    let o = nodedev(&s, dir.path(), &["-q", "detach", "pci_0000_00_01_0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        nodedev(&s, dir.path(), &["-q", "list", "--detached"]).stdout,
+        "pci_0000_00_01_0  e1000e -> vfio-pci (override)\n\
+         pci_0000_00_02_0  (unknown) -> vfio-pci (no record: not detached by nodedev; give it back with the tool that detached it)\n"
+    );
+    // --json stays the records.
+    let o = nodedev(&s, dir.path(), &["list", "--detached", "--json"]);
+    assert!(!o.stdout.contains("0000:00:02.0"), "{}", o.stdout);
+}
+
+#[test]
 fn a_failing_device_fails_the_batch_with_virsh_errors() {
     let s = sim();
     let dir = tempfile::tempdir().unwrap();
