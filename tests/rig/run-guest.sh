@@ -36,13 +36,13 @@ cp "$here/guest/lib.sh" "$share/lib.sh"
 for f in "$@"; do cp -L "$f" "$share/"; done
 [ -n "$out" ] || out=$(mktemp -d "$CACHE/out.XXXXXX")
 mkdir -p "$out"
+BOOT_ARGS=()
 # shellcheck source=topology.sh
-. "$here/topology.sh"
+. "${RIG_TOPOLOGY:-$here/topology.sh}"   # xen-topology.sh: the Xen lane's boot
 RIG_NO_IOMMU=$no_iommu rig_topology
+[ ${#BOOT_ARGS[@]} -gt 0 ] || BOOT_ARGS=(-kernel "$CACHE/kroot/boot/vmlinuz-$KVER" -initrd "$initrd" -append "$KERNEL_APPEND")
 set +e
-timeout "$timeout" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
-  -kernel "$CACHE/kroot/boot/vmlinuz-$KVER" -initrd "$initrd" \
-  -append "$KERNEL_APPEND" \
+timeout "$timeout" qemu-system-x86_64 "${QEMU_ARGS[@]}" "${BOOT_ARGS[@]}" \
   -serial "file:$out/console.log" \
   -virtfs "local,path=$share,mount_tag=host0,security_model=none,id=host0" </dev/null \
   2> "$out/qemu-stderr.txt"   # "nic ... has no peer" x10; shown below if the boot failed
