@@ -11,8 +11,10 @@
 #   rp 00:10.0 -> pcie-pci-bridge 01:00.0 -> e1000 02:01.0 (8086:100e)
 #   00:1e.0 virtio-9p xenroot (the Xen tools, read-only)
 #
-# No intel-iommu: a PV dom0 never sees an IOMMU (Xen owns it), so the dom0 kernel
-# has no IOMMU groups, which is what the lane checks the tool copes with.
+# intel-iommu is Xen's, not dom0's: Xen drives VT-d ("I/O virtualisation enabled")
+# and hides it from its PV dom0, which therefore has no IOMMU groups (the lane
+# checks the tool copes). Without it `xl pci-assignable-add` binds the device but
+# fails ("failed to quarantine": libxl assigns it to Xen's dom_io).
 # Xen runs without `noreboot`, so a dom0 panic reboots and -no-reboot ends QEMU at
 # once instead of waiting for the timeout. xen-pciback is not in modules=: nothing
 # loads it by itself (it has no modalias), and the lane checks that.

@@ -23,7 +23,9 @@ run() {
   "$@" > "out/$run_name.out" 2> "out/$run_name.err"
   run_rc=$?
   if [ "$run_rc" != "$run_want" ]; then
-    fail "$run_name" "exit $run_rc, wanted $run_want: $(head -c 300 "out/$run_name.err" | tr '\n' ' ')"
+    # --json reports a failure on stdout.
+    said=out/$run_name.err; [ -s "$said" ] || said=out/$run_name.out
+    fail "$run_name" "exit $run_rc, wanted $run_want: $(head -c 300 "$said" | tr '\n' ' ')"
     return 1
   fi
   pass "$run_name"
