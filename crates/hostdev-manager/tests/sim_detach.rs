@@ -577,3 +577,79 @@ fn boot_vga_in_use_is_refused_unless_forced() {
     };
     r.engine.detach(addr(NIC), &forced).unwrap();
 }
+
+#[test]
+fn bridges_are_refused_for_every_stub_unless_forced() {
+    let sim = SimKernel::new();
+    sim.load_driver(DriverSpec::host("pcieport", &[(0x8086, 0x1901)]));
+    let mut port = DeviceSpec::endpoint("0000:00:1c.0", 0x8086, 0x1901, 3);
+    port.header_type = 1;
+    sim.add_device(port);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = sim.engine(StateDir::new(dir.path().join("state")));
+    sim.clear_log();
+    for driver in [Some("xen"), Some("pci-stub"), None] {
+        let e = engine
+            .detach(addr("0000:00:1c.0"), &opts(driver, MethodChoice::Auto))
+            .unwrap_err();
+        assert!(
+            matches!(e.refusal(), Some(Refusal::NotEndpoint { .. })),
+            "{driver:?}: {e}"
+        );
+    }
+    assert!(sim.writes().is_empty());
+    assert_eq!(sim.driver_of("0000:00:1c.0").as_deref(), Some("pcieport"));
+}
+
+#[test]
+fn a_device_xl_made_assignable_is_not_taken_from_xen_without_force() {
+    // `xl pci-assignable-add` by hand: a slot in pciback, unbind, bind. No record.
+    let r = rig(old_kernel());
+    r.sim.load_driver(DriverSpec::pciback());
+    {
+        use hostdev_manager::Sysfs;
+        let w = |p: &str| {
+            r.sim
+                .write(std::path::Path::new(p), NIC.as_bytes())
+                .unwrap()
+        };
+        w("/sys/bus/pci/drivers/pciback/new_slot");
+        w("/sys/bus/pci/devices/0000:00:01.0/driver/unbind");
+        w("/sys/bus/pci/drivers/pciback/bind");
+    }
+    assert_eq!(r.sim.driver_of(NIC).as_deref(), Some("pciback"));
+    r.sim.clear_log();
+    let e = r.engine.reattach(addr(NIC), &reattach()).unwrap_err();
+    assert!(
+        matches!(e.refusal(), Some(Refusal::AssignableByXl { .. }))
+            && e.to_string()
+                .contains("xl pci-assignable-remove -r 0000:00:01.0"),
+        "{e}"
+    );
+    assert!(r.sim.writes().is_empty());
+    // --force gives it back, slot included, and checks that it left pciback.
+    r.engine
+        .reattach(
+            addr(NIC),
+            &ReattachOptions {
+                force: true,
+                ..reattach()
+            },
+        )
+        .unwrap();
+    assert_pristine(&r, "forced reattach of an xl device");
+}
+
+#[test]
+fn an_override_round_trip_to_pciback_leaves_no_slot() {
+    // pciback adds a slot itself when it seizes by override (pcistub_probe); it
+    // would seize the device again at its next probe.
+    let r = rig(Knobs::default());
+    r.engine
+        .detach(addr(NIC), &opts(Some("xen"), MethodChoice::Auto))
+        .unwrap();
+    assert_eq!(r.sim.pciback_slots(), vec![addr(NIC)]);
+    r.engine.reattach(addr(NIC), &reattach()).unwrap();
+    assert!(r.sim.pciback_slots().is_empty());
+    assert_pristine(&r, "override round trip to pciback");
+}

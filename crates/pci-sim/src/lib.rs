@@ -15,7 +15,7 @@
 //! | `drivers_probe` | unknown BDF → `ENODEV`; bound → nothing; else first matching driver whose probe succeeds; **succeeds even if nothing bound** |
 //! | `drivers/D/new_id` | < 2 hex fields → `EINVAL`; id already in the static table (fewer than 7 fields) or in the dynamic list → `EEXIST`; otherwise added and **every unbound matching device is probed at once** |
 //! | `drivers/D/remove_id` | < 2 fields → `EINVAL`; not a dynamic id → `ENODEV`; never unbinds |
-//! | `pciback/new_slot`, `remove_slot` | add / remove a seized slot (`ENOENT` for an unknown one) |
+//! | `pciback/new_slot`, `remove_slot` | add / remove a seized slot (`ENOENT` for an unknown one); a device pciback seizes by override gets a slot too (`pcistub_probe`); `slots` lists them |
 //! | `devices/B/reset` | tries the enabled `reset_method` entries in order; none left → `ENOTTY`; absent when the device has no method |
 //! | `devices/B/reset_method` | unknown or unsupported name → `EINVAL`; `default` restores; `"\n"` disables every method |
 //! | `devices/B/config` | non-root reads 64 bytes and cannot write (`EACCES`); a `pwrite` past the end is cut short; read-only registers keep their value; PMCSR, DEVCTL, AF_CTRL and bridge control reset functions as the hardware would ([`config`]) |
@@ -645,6 +645,16 @@ impl SimState {
         }
     }
 
+    /// pciback's probe (`pcistub_probe`) adds the slot of a device it seizes by
+    /// override to its id list itself, as `new_slot` would.
+    fn seized(&mut self, driver: &str, a: PciAddress) {
+        if let Some(drv) = self.drivers.get_mut(driver) {
+            if drv.spec.kind == DriverKind::Pciback {
+                drv.slots.insert(a);
+            }
+        }
+    }
+
     /// `device_attach`: the first driver that matches and probes successfully.
     fn attach(&mut self, a: PciAddress) -> Result<(), i32> {
         let dev = self.devices.get(&a).ok_or(errno::ENODEV)?.clone();
@@ -657,6 +667,7 @@ impl SimState {
             .find(|drv| self.matches(drv, &dev) && self.probe_rule(drv, &dev).is_ok())
             .map(|d| d.spec.name.clone());
         if let Some(name) = chosen {
+            self.seized(&name, a);
             self.devices.get_mut(&a).expect("present").driver = Some(name);
         }
         Ok(())
@@ -818,13 +829,20 @@ impl SimState {
                         .map(String::from)
                         .to_vec();
                     if pciback {
-                        v.extend(["new_slot", "remove_slot"].map(String::from));
+                        v.extend(["new_slot", "remove_slot", "slots"].map(String::from));
                     }
                     v.extend(bound.iter().map(|a| a.sysfs_name()));
                     dir(v)
                 }
                 "bind" | "unbind" | "new_id" | "remove_id" => Some(Node::WriteOnly),
                 "new_slot" | "remove_slot" if pciback => Some(Node::WriteOnly),
+                "slots" if pciback => Some(Node::File(
+                    drv.slots
+                        .iter()
+                        .map(|a| format!("{}\n", a.sysfs_name()))
+                        .collect::<String>()
+                        .into_bytes(),
+                )),
                 "module" => Some(Node::Link(
                     PathBuf::from("/sys/module").join(&drv.spec.module),
                 )),
@@ -1091,6 +1109,7 @@ impl SimState {
                     return Err(errno::ENODEV);
                 }
                 self.probe_rule(drv, &dev)?;
+                self.seized(name, a);
                 self.devices.get_mut(&a).expect("present").driver = Some(name.to_string());
                 Ok(())
             }

@@ -132,9 +132,18 @@ impl fmt::Display for Aftermath {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// vfio-pci binds only endpoints.
+    /// A bridge: a stub would take what is behind it along (and vfio-pci binds
+    /// only endpoints).
     NotEndpoint {
         /// The bridge.
+        address: PciAddress,
+        /// The stub asked for.
+        stub: DriverName,
+    },
+    /// On pciback with no record of ours: most likely `xl pci-assignable-add`,
+    /// whose quarantine only xl undoes.
+    AssignableByXl {
+        /// The device.
         address: PciAddress,
     },
     /// vfio-pci refuses a PF with VFs enabled.
@@ -212,9 +221,17 @@ fn joined<T: fmt::Display>(items: &[T], sep: &str) -> String {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotEndpoint { address } => write!(
+            Self::NotEndpoint { address, stub } if stub.as_str().contains("vfio") => write!(
                 f,
                 "{address} is not an endpoint (a bridge), and vfio-pci binds only endpoints"
+            ),
+            Self::NotEndpoint { address, stub } => write!(
+                f,
+                "{address} is not an endpoint (a bridge): {stub} would take it from its driver, and every device behind it with it"
+            ),
+            Self::AssignableByXl { address } => write!(
+                f,
+                "{address} is on pciback and this tool has no record of detaching it: it was most likely made assignable with `xl pci-assignable-add`, and only xl takes it out of Xen's quarantine (`xl pci-assignable-remove -r {address}`); --force gives it back anyway"
             ),
             Self::PfWithVfs { address, vfs } => write!(
                 f,

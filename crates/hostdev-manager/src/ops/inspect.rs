@@ -29,6 +29,9 @@ pub(crate) struct DeviceFacts {
     pub has_override_file: bool,
     /// `driver_override`, when set.
     pub driver_override: Option<String>,
+    /// pciback lists the device in its `slots` (a `new_slot`, or pciback's own when
+    /// it seized the device by override): it seizes the device at the next probe.
+    pub pciback_slot: bool,
 }
 
 impl DeviceFacts {
@@ -53,6 +56,7 @@ impl DeviceFacts {
             driver_override: has_override_file
                 .then(|| read_override(sysfs, &address))
                 .flatten(),
+            pciback_slot: pciback_lists(sysfs, &address),
         })
     }
 
@@ -85,6 +89,21 @@ fn read_override(sysfs: &dyn Sysfs, address: &PciAddress) -> Option<String> {
                 .to_string()
         })
         .filter(|o| o != "(null)")
+}
+
+/// Whether pciback's `slots` lists the device (`%04x:%02x:%02x.%d` per line).
+fn pciback_lists(sysfs: &dyn Sysfs, address: &PciAddress) -> bool {
+    let slots = paths::driver_attr(&pciback(), "slots");
+    sysfs.read(&slots).is_ok_and(|b| {
+        String::from_utf8_lossy(&b)
+            .lines()
+            .any(|l| l.trim() == address.sysfs_name())
+    })
+}
+
+/// Xen's stub, as sysfs names its driver.
+pub(crate) fn pciback() -> pci_types::DriverName {
+    pci_types::DriverName::new(crate::stub::PCIBACK).expect("valid")
 }
 
 /// A device's binding as it is now.

@@ -682,7 +682,18 @@ impl Engine {
         if let Some(r) = policy::vfio_in_use(s, &dev) {
             return Err(OpError::Refused(r));
         }
-        let traces = record.as_ref().map_or_else(Traces::unrecorded, Traces::of);
+        if record.is_none() && dev.is_on(crate::stub::PCIBACK) && !opts.force {
+            return Err(OpError::Refused(Refusal::AssignableByXl { address }));
+        }
+        let traces = match &record {
+            Some(r) => Traces::of(r),
+            None => Traces::unrecorded(
+                dev.driver
+                    .as_deref()
+                    .filter(|d| stub_kind(d) != StubKind::Other)
+                    .and_then(|d| DriverName::new(d).ok()),
+            ),
+        };
         let steps = restore_steps(&traces, &dev);
         // Unbinding a device the host uses through its own driver would pull it
         // from under the host (libvirt would do it anyway).
@@ -735,6 +746,20 @@ impl Engine {
                 what: first.write.what(),
                 source: first.source,
                 after: after(rest),
+            });
+        }
+        if let Some(why) = traces
+            .original
+            .is_none()
+            .then(|| self.not_restored(&traces, &address))
+            .flatten()
+        {
+            // Without a record: the device must at least have left its stub.
+            return Err(OpError::NotBound {
+                address,
+                expected: "its own driver".to_string(),
+                hint: why,
+                after: after(Vec::new()),
             });
         }
         if let Some(original) = &traces.original {

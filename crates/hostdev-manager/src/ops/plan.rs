@@ -170,11 +170,12 @@ impl Traces {
     }
 
     /// A device this tool has no record of (detached by libvirt or by hand):
-    /// libvirt's reattach, which clears the override and lets the kernel probe.
-    pub fn unrecorded() -> Self {
+    /// libvirt's reattach, which clears the override and lets the kernel probe;
+    /// `stub` is the stub it is on, which it must leave.
+    pub fn unrecorded(stub: Option<DriverName>) -> Self {
         Self {
             original: None,
-            stub: None,
+            stub,
             override_set: true,
             dynamic_id: None,
             slot_added: false,
@@ -202,13 +203,20 @@ pub(crate) fn restore_steps(traces: &Traces, dev: &DeviceFacts) -> Vec<Step> {
             from: from.clone(),
         }));
     }
+    // pciback's slot: the one a new_id detach added, or the one pciback added
+    // itself when it seized the device by override (else it seizes it again at the
+    // next probe).
+    let pciback = super::inspect::pciback();
+    let on_pciback = traces.stub.as_ref() == Some(&pciback) || dev.is_on(pciback.as_str());
+    if (traces.slot_added && traces.stub.as_ref() == Some(&pciback))
+        || (on_pciback && dev.pciback_slot)
+    {
+        steps.push(Step::always(KernelWrite::RemoveSlot {
+            driver: pciback,
+            device,
+        }));
+    }
     if let Some(stub) = &traces.stub {
-        if traces.slot_added {
-            steps.push(Step::always(KernelWrite::RemoveSlot {
-                driver: stub.clone(),
-                device,
-            }));
-        }
         if let Some(id) = traces.dynamic_id {
             steps.push(Step::always(KernelWrite::RemoveId {
                 driver: stub.clone(),

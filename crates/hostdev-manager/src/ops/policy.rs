@@ -23,16 +23,19 @@ pub(crate) fn detach_refusal(
     target: &DriverName,
 ) -> Option<Refusal> {
     let address = dev.address;
-    if stub_kind(target.as_str()) == StubKind::Vfio {
-        if dev.is_bridge() {
-            return Some(Refusal::NotEndpoint { address });
-        }
-        if dev.num_vfs > 0 {
-            return Some(Refusal::PfWithVfs {
-                address,
-                vfs: dev.num_vfs,
-            });
-        }
+    // A bridge on a stub takes what is behind it along (vfio-pci binds only
+    // endpoints anyway; pciback and pci-stub would take a root port from pcieport).
+    if dev.is_bridge() {
+        return Some(Refusal::NotEndpoint {
+            address,
+            stub: target.clone(),
+        });
+    }
+    if stub_kind(target.as_str()) == StubKind::Vfio && dev.num_vfs > 0 {
+        return Some(Refusal::PfWithVfs {
+            address,
+            vfs: dev.num_vfs,
+        });
     }
     let users = boot_display_users(sysfs, dev);
     if !users.is_empty() {
