@@ -195,6 +195,10 @@ fn harnesses() -> Vec<(Config, Harness)> {
             config("pci_ids", &[], PCI_IDS_TOKENS, 20_000),
             harness::pci_ids,
         ),
+        (
+            config("snapshot_tar", &[], &[], 8_000),
+            harness::snapshot_tar,
+        ),
     ]
 }
 

@@ -11,18 +11,21 @@
 //! | [`driver_name`] | `DriverName::new` | what it accepts is safe to write into sysfs |
 //! | [`vpd`] | `pci_types::vpd::try_parse` | fields are printable ASCII of libvirt's lengths; written as XML, well-formed and stable |
 //! | [`pci_ids`] | `PciIds::parse` | every lookup agrees with a line-by-line reading of libpciaccess's rules |
+//! | [`snapshot_tar`] | `Snapshot::read_tar` and the enumeration over it (`--root FILE.tar`) | reads bounded, links resolved inside the archive (loops end), errors short |
 //!
 //! Every error message a harness sees stays short ([`assert_short_message`]).
 
 mod domain;
 mod names;
 mod pci_ids;
+mod snapshot;
 mod vpd;
 mod xml;
 
 pub use domain::{domain_xml, hostdev_xml};
 pub use names::{driver_name, pci_address};
 pub use pci_ids::pci_ids;
+pub use snapshot::{build_archive, snapshot_tar};
 pub use vpd::vpd;
 pub use xml::{node_device_model, node_device_xml};
 
