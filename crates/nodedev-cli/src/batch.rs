@@ -175,6 +175,21 @@ pub fn detach(
         args.exact_name,
         stdin,
     )?;
+    // virsh mode: libvirt's QEMU driver takes only `vfio`, and says so for each
+    // device it found (an unknown device is still "not found").
+    if args.virsh {
+        if let Some(refused) = qemu_driver_refusal(args.driver.as_deref()) {
+            let results = run_parallel(targets, |_| Err(anyhow::anyhow!("{refused}")));
+            return Report {
+                cli,
+                json: args.json,
+                dry_run: args.dry_run,
+                verb: "detach",
+                done: "detached",
+            }
+            .print(results, out, err);
+        }
+    }
     // A bad --driver is rejected before anything is written, in virsh's words.
     let driver = match (&args.driver, xml_driver) {
         (None, Some(from_xml)) => from_xml,
@@ -209,6 +224,22 @@ pub fn detach(
         done: "detached",
     }
     .print(results, out, err)
+}
+
+/// What libvirt 9.0's QEMU driver answers to `virsh nodedev-detach --driver NAME`
+/// (`qemuNodeDeviceDetachFlags`): nothing for none or `vfio`.
+fn qemu_driver_refusal(driver: Option<&str>) -> Option<String> {
+    match driver {
+        None | Some("vfio") => None,
+        Some("kvm") => Some(
+            "argument unsupported: KVM device assignment is no longer supported on this system"
+                .to_string(),
+        ),
+        Some(other) => Some(format!(
+            "invalid argument: unknown driver name '{}'",
+            escape_controls(other)
+        )),
+    }
 }
 
 /// `nodedev reattach DEV…`.

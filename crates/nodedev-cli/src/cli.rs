@@ -206,6 +206,9 @@ pub struct DetachArgs {
     /// Accept only exact node-device names, as virsh does (virsh mode).
     #[arg(long, hide = true)]
     pub exact_name: bool,
+    /// virsh mode: take `--driver` as libvirt's QEMU driver does (`vfio` only).
+    #[arg(long, hide = true)]
+    pub virsh: bool,
 }
 
 /// `nodedev reattach`.
@@ -259,6 +262,9 @@ pub struct ResetArgs {
     /// Accept only exact node-device names, as virsh does (virsh mode).
     #[arg(long, hide = true)]
     pub exact_name: bool,
+    /// virsh mode: print what virsh prints, no notes of ours.
+    #[arg(long, hide = true)]
+    pub virsh: bool,
 }
 
 /// `nodedev dumpxml`.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use hostdev_manager::{device, net, NetInterface, RealSysfs, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
-use crate::output::{escape_controls, not_found, virsh_error};
+use crate::output::{escape_controls, not_found};
 
 /// The device tree being read, and what it takes to keep it readable.
 pub struct Host {
@@ -107,10 +107,12 @@ pub fn find_named(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<Option<F
 pub fn pci_target(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<PciAddress> {
     match find_named(sysfs, name, exact)? {
         Some(Found::Pci(a)) => Ok(a),
-        Some(_) => Err(virsh_error(&[format!(
+        // Found, but not PCI: a failure of the operation, which virsh prints after
+        // its "Failed to <verb> device X" line.
+        Some(_) => Err(anyhow::anyhow!(
             "invalid argument: device {} is not a PCI device",
             escape_controls(name)
-        )])),
+        )),
         None => Err(not_found(name)),
     }
 }

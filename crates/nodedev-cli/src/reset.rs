@@ -62,7 +62,8 @@ pub fn reset(
                     config_space: args.config_space,
                 },
             )?;
-            if let ResetOutcome::SkippedVfio { driver } = &outcome {
+            // virsh prints nothing here: libvirt skips such a device silently.
+            if let (ResetOutcome::SkippedVfio { driver }, false) = (&outcome, args.virsh) {
                 writeln!(err, "note: {address} is bound to {driver}, which resets it itself: nothing done (--force resets it anyway)")?;
             }
             if !args.json && !cli.quiet {

@@ -267,7 +267,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         }
         "nodedev-detach" | "nodedev-dettach" => {
             unknown(&["--device", "--driver"])?;
-            out.extend(["detach".into(), "--exact-name".into()]);
+            out.extend(["detach".into(), "--exact-name".into(), "--virsh".into()]);
             if let Some(Some(d)) = flag("--driver") {
                 out.extend(["--driver".into(), d]);
             }
@@ -283,7 +283,12 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         }
         "nodedev-reset" => {
             unknown(&["--device"])?;
-            out.extend(["reset".into(), "--exact-name".into(), need_device(&device)?]);
+            out.extend([
+                "reset".into(),
+                "--exact-name".into(),
+                "--virsh".into(),
+                need_device(&device)?,
+            ]);
         }
         _ => unreachable!("checked against COMMANDS"),
     }
@@ -316,6 +321,7 @@ mod tests {
             [
                 "detach",
                 "--exact-name",
+                "--virsh",
                 "--driver",
                 "vfio",
                 "pci_0000_00_01_0"

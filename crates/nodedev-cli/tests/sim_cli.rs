@@ -214,11 +214,40 @@ fn virsh_mode_detach_and_reattach() {
         dir.path(),
         &["nodedev-detach", "pci_0000_00_01_0", "--driver", "kvm"],
     );
+    // libvirt 9.0's QEMU driver's words (the oracle compares them with real virsh).
     assert_eq!(
         o.stderr,
-        "error: Failed to detach device pci_0000_00_01_0\nerror: argument unsupported: 'legacy KVM' device assignment is no longer supported on this system\n"
+        "error: Failed to detach device pci_0000_00_01_0\nerror: argument unsupported: KVM device assignment is no longer supported on this system\n"
+    );
+    for (driver, line) in [
+        (
+            "pci-stub",
+            "invalid argument: unknown driver name 'pci-stub'",
+        ),
+        ("xen", "invalid argument: unknown driver name 'xen'"),
+    ] {
+        let o = virsh(
+            &s,
+            dir.path(),
+            &["nodedev-detach", "pci_0000_00_01_0", "--driver", driver],
+        );
+        assert_eq!(o.code, 1);
+        assert_eq!(
+            o.stderr,
+            format!("error: Failed to detach device pci_0000_00_01_0\nerror: {line}\n")
+        );
+    }
+    // Found but not PCI: virsh's "Failed to detach" line comes first.
+    let o = virsh(&s, dir.path(), &["nodedev-detach", "computer"]);
+    assert_eq!(
+        o.stderr,
+        "error: Failed to detach device computer\nerror: invalid argument: device computer is not a PCI device\n"
     );
     assert_eq!(s.driver_of("0000:00:01.0").as_deref(), Some("e1000e"));
+    assert!(s
+        .writes()
+        .iter()
+        .all(|w| !w.path.ends_with("driver_override") || w.data != b"pci-stub"));
 }
 
 // ---- the libvirt hook ---------------------------------------------------------
