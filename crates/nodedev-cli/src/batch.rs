@@ -12,7 +12,7 @@ use hostdev_manager::stub::DriverRequest;
 use pci_types::PciAddress;
 
 use crate::app::Backend;
-use crate::cli::{ApplyAction, Cli, DetachArgs, ReattachArgs};
+use crate::cli::{ApplyAction, Cli, DetachArgs, ReattachArgs, VirshHypervisor};
 use crate::domain::{self, Hostdevs};
 use crate::input::{read_xml, xml_target};
 use crate::lookup::pci_target;
@@ -175,10 +175,26 @@ pub fn detach(
         args.exact_name,
         stdin,
     )?;
-    // virsh mode: libvirt's QEMU driver takes only `vfio`, and says so for each
-    // device it found (an unknown device is still "not found").
-    if args.virsh {
-        if let Some(refused) = qemu_driver_refusal(args.driver.as_deref()) {
+    // virsh mode: libvirt's QEMU driver takes only `vfio` and its libxl driver only
+    // `xen`, and says so for each device it found (an unknown one is "not found").
+    let mut virsh_driver = None;
+    if let Some(hypervisor) = args.virsh {
+        let xen = match hypervisor {
+            VirshHypervisor::Xen => true,
+            VirshHypervisor::Qemu => false,
+            VirshHypervisor::Auto => is_xen_dom0(backend.host.sysfs()),
+        };
+        let refused = if xen {
+            libxl_driver_refusal(args.driver.as_deref())
+        } else {
+            qemu_driver_refusal(args.driver.as_deref())
+        };
+        virsh_driver = Some(if xen {
+            DriverRequest::Xen
+        } else {
+            DriverRequest::Vfio
+        });
+        if let Some(refused) = refused {
             let results = run_parallel(targets, |_| Err(anyhow::anyhow!("{refused}")));
             return Report {
                 cli,
@@ -192,6 +208,7 @@ pub fn detach(
     }
     // A bad --driver is rejected before anything is written, in virsh's words.
     let driver = match (&args.driver, xml_driver) {
+        _ if virsh_driver.is_some() => virsh_driver.expect("checked"),
         (None, Some(from_xml)) => from_xml,
         (given, _) => DriverRequest::parse(given.as_deref()).map_err(|e| {
             let first = targets.first().map_or("", |t| t.name.as_str());
@@ -240,6 +257,25 @@ fn qemu_driver_refusal(driver: Option<&str>) -> Option<String> {
             escape_controls(other)
         )),
     }
+}
+
+/// libvirt's libxl driver: pciback only (`xen`, or no `--driver`).
+fn libxl_driver_refusal(driver: Option<&str>) -> Option<String> {
+    match driver {
+        None | Some("xen") => None,
+        Some(other) => Some(format!(
+            "invalid argument: unknown driver name '{}'",
+            escape_controls(other)
+        )),
+    }
+}
+
+/// Whether this is a Xen dom0 (`control_d` in `/proc/xen/capabilities`; a Xen
+/// guest has the file too, without it), where virsh talks to libvirt's libxl driver.
+fn is_xen_dom0(sysfs: &dyn hostdev_manager::Sysfs) -> bool {
+    sysfs
+        .read(std::path::Path::new("/proc/xen/capabilities"))
+        .is_ok_and(|t| String::from_utf8_lossy(&t).contains("control_d"))
 }
 
 /// `nodedev reattach DEV…`.

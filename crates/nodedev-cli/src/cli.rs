@@ -206,9 +206,21 @@ pub struct DetachArgs {
     /// Accept only exact node-device names, as virsh does (virsh mode).
     #[arg(long, hide = true)]
     pub exact_name: bool,
-    /// virsh mode: take `--driver` as libvirt's QEMU driver does (`vfio` only).
-    #[arg(long, hide = true)]
-    pub virsh: bool,
+    /// virsh mode: take `--driver` as the libvirt driver virsh would talk to does
+    /// (`qemu`: vfio only; `xen`, libxl: pciback only; `auto`: xen in a Xen dom0).
+    #[arg(long, hide = true, value_enum)]
+    pub virsh: Option<VirshHypervisor>,
+}
+
+/// The libvirt driver whose rules virsh mode follows.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VirshHypervisor {
+    /// `qemu:///system` (the QEMU driver).
+    Qemu,
+    /// `xen:///system` (the libxl driver).
+    Xen,
+    /// Whichever this host has: libxl in a Xen dom0, else QEMU.
+    Auto,
 }
 
 /// `nodedev reattach`.
@@ -264,7 +276,7 @@ pub struct ResetArgs {
     pub exact_name: bool,
     /// virsh mode: print what virsh prints, no notes of ours.
     #[arg(long, hide = true)]
-    pub virsh: bool,
+    pub virsh_output: bool,
 }
 
 /// `nodedev dumpxml`.

@@ -63,7 +63,7 @@ pub fn reset(
                 },
             )?;
             // virsh prints nothing here: libvirt skips such a device silently.
-            if let (ResetOutcome::SkippedVfio { driver }, false) = (&outcome, args.virsh) {
+            if let (ResetOutcome::SkippedVfio { driver }, false) = (&outcome, args.virsh_output) {
                 writeln!(err, "note: {address} is bound to {driver}, which resets it itself: nothing done (--force resets it anyway)")?;
             }
             if !args.json && !cli.quiet {

@@ -152,12 +152,26 @@ fn split_equals(args: &[String]) -> Vec<String> {
 pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
     let args = split_equals(args);
     let mut global = Vec::new();
+    // The libvirt driver virsh would talk to decides which --driver names it takes.
+    let mut hypervisor = "auto";
     let mut i = 0;
     // Global options before the command.
     while i < args.len() && args[i].starts_with('-') {
         match args[i].as_str() {
             "-q" | "--quiet" => global.push("-q".to_string()),
-            "-c" | "--connect" => i += 1, // accepted: there is no daemon to connect to
+            "-c" | "--connect" => {
+                // Accepted: there is no daemon to connect to; the URI's scheme
+                // says which driver's rules to follow.
+                i += 1;
+                let uri = args.get(i).map(String::as_str).unwrap_or("");
+                hypervisor = if uri.starts_with("xen") || uri.starts_with("libxl") {
+                    "xen"
+                } else if uri.starts_with("qemu") {
+                    "qemu"
+                } else {
+                    "auto"
+                };
+            }
             "-r" | "--readonly" => {}
             other => {
                 return Err(refusal(
@@ -267,7 +281,12 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         }
         "nodedev-detach" | "nodedev-dettach" => {
             unknown(&["--device", "--driver"])?;
-            out.extend(["detach".into(), "--exact-name".into(), "--virsh".into()]);
+            out.extend([
+                "detach".into(),
+                "--exact-name".into(),
+                "--virsh".into(),
+                hypervisor.into(),
+            ]);
             if let Some(Some(d)) = flag("--driver") {
                 out.extend(["--driver".into(), d]);
             }
@@ -286,7 +305,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
             out.extend([
                 "reset".into(),
                 "--exact-name".into(),
-                "--virsh".into(),
+                "--virsh-output".into(),
                 need_device(&device)?,
             ]);
         }
@@ -322,6 +341,7 @@ mod tests {
                 "detach",
                 "--exact-name",
                 "--virsh",
+                "auto",
                 "--driver",
                 "vfio",
                 "pci_0000_00_01_0"

@@ -237,6 +237,49 @@ fn virsh_mode_detach_and_reattach() {
             format!("error: Failed to detach device pci_0000_00_01_0\nerror: {line}\n")
         );
     }
+    // In a Xen dom0 virsh talks to the libxl driver: pciback, `xen` or nothing.
+    s.load_driver(DriverSpec::pciback());
+    s.add_file("/proc/xen/capabilities", "control_d\n");
+    let o = virsh(
+        &s,
+        dir.path(),
+        &["-q", "nodedev-detach", "pci_0000_00_02_0"],
+    );
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(s.driver_of("0000:00:02.0").as_deref(), Some("pciback"));
+    virsh(
+        &s,
+        dir.path(),
+        &["-q", "nodedev-reattach", "pci_0000_00_02_0"],
+    );
+    let o = virsh(
+        &s,
+        dir.path(),
+        &[
+            "-c",
+            "qemu:///system",
+            "nodedev-detach",
+            "pci_0000_00_02_0",
+            "--driver",
+            "xen",
+        ],
+    );
+    assert!(
+        o.stderr.ends_with("unknown driver name 'xen'\n"),
+        "{}",
+        o.stderr
+    );
+    let o = virsh(
+        &s,
+        dir.path(),
+        &["nodedev-detach", "pci_0000_00_02_0", "--driver", "vfio"],
+    );
+    assert!(
+        o.stderr.ends_with("unknown driver name 'vfio'\n"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(s.driver_of("0000:00:02.0").as_deref(), Some("e1000e"));
     // Found but not PCI: virsh's "Failed to detach" line comes first.
     let o = virsh(&s, dir.path(), &["nodedev-detach", "computer"]);
     assert_eq!(
