@@ -127,6 +127,20 @@ pub struct Outcome {
     pub unchanged: bool,
 }
 
+impl Outcome {
+    /// Nothing done yet to the device.
+    fn untouched(dev: &DeviceFacts) -> Self {
+        Self {
+            address: dev.address,
+            driver_before: dev.driver.clone(),
+            driver_after: dev.driver.clone(),
+            writes: Vec::new(),
+            warnings: Vec::new(),
+            unchanged: false,
+        }
+    }
+}
+
 /// One device's result in an operation that goes on after a failure.
 pub type DeviceResult = (PciAddress, Result<Outcome, OpError>);
 
@@ -590,14 +604,7 @@ impl Engine {
             kind,
         } = p;
         let address = dev.address;
-        let mut outcome = Outcome {
-            address,
-            driver_before: dev.driver.clone(),
-            driver_after: dev.driver.clone(),
-            writes: Vec::new(),
-            warnings: Vec::new(),
-            unchanged: false,
-        };
+        let mut outcome = Outcome::untouched(&dev);
         match kind {
             PlanKind::Unchanged => outcome.unchanged = true,
             PlanKind::Detach { steps, record } if opts.dry_run => {
@@ -709,14 +716,7 @@ impl Engine {
                 }));
             }
         }
-        let mut outcome = Outcome {
-            address,
-            driver_before: dev.driver.clone(),
-            driver_after: dev.driver.clone(),
-            writes: Vec::new(),
-            warnings: Vec::new(),
-            unchanged: false,
-        };
+        let mut outcome = Outcome::untouched(&dev);
         if opts.dry_run {
             let stub = traces.stub.as_ref().map_or("the stub", DriverName::as_str);
             outcome.writes = steps.iter().map(|st| st.planned(stub)).collect();

@@ -259,52 +259,18 @@ impl StateDir {
     /// describe anyway (and the default directory is tmpfs).
     pub fn save(&self, record: &Record, durable: bool) -> Result<(), StateError> {
         self.prepare()?;
-        let dir = self.devices_dir();
-        let path = self.record_path(&record.address);
-        let io = |what: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StateError::Io { what, path, source }
-        };
-        let tmp = dir.join(format!(
-            ".{}.{}.{}.tmp",
-            record.address.sysfs_name(),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nofollow_nonblock())
-            .open(&tmp)
-            .map_err(io("cannot create", &tmp))?;
-        let mut bytes = serde_json::to_vec_pretty(record)
-            .map_err(io::Error::other)
-            .map_err(io("cannot encode", &tmp))?;
-        bytes.push(b'\n');
-        let written = f
-            .write_all(&bytes)
-            .and_then(|()| if durable { f.sync_all() } else { Ok(()) });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io("cannot write", &tmp)(e));
-        }
-        // Never rename over a device node, a FIFO or a symlink.
-        match fs::symlink_metadata(&path) {
-            Ok(m) if !m.file_type().is_file() => {
-                let _ = fs::remove_file(&tmp);
-                return Err(StateError::BadRecord {
-                    path,
-                    reason: "it is not a regular file".to_string(),
-                });
-            }
-            _ => {}
-        }
-        fs::rename(&tmp, &path).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io("cannot replace", &path)(e)
+        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StateError::Io {
+            what: "cannot encode",
+            path: self.record_path(&record.address),
+            source: io::Error::other(e),
         })?;
-        Ok(())
+        bytes.push(b'\n');
+        replace_file(
+            &self.devices_dir(),
+            &format!("{}.json", record.address.sysfs_name()),
+            &bytes,
+            durable,
+        )
     }
 
     /// A cached value derived from a file, if the cache was made from the same
@@ -327,39 +293,10 @@ impl StateDir {
     /// Stores a cached value (best effort: a cache that cannot be written is
     /// simply not used).
     pub fn store_cache(&self, name: &str, key: &str, value: &str) {
-        let write = || -> Result<(), StateError> {
-            self.prepare()?;
-            let dir = self.dir.join("cache");
-            let tmp = dir.join(format!(
-                ".{name}.{}.{}.tmp",
-                std::process::id(),
-                TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let io = |source| StateError::Io {
-                what: "cannot write",
-                path: tmp.clone(),
-                source,
-            };
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(nofollow_nonblock())
-                .open(&tmp)
-                .map_err(io)?;
-            f.write_all(format!("{key}\n{value}").as_bytes())
-                .map_err(io)?;
-            let target = dir.join(name);
-            if fs::symlink_metadata(&target).is_ok_and(|m| !m.file_type().is_file()) {
-                let _ = fs::remove_file(&tmp);
-                return Ok(());
-            }
-            fs::rename(&tmp, &target).map_err(|e| {
-                let _ = fs::remove_file(&tmp);
-                io(e)
-            })
-        };
-        let _ = write();
+        if self.prepare().is_ok() {
+            let content = format!("{key}\n{value}");
+            let _ = replace_file(&self.dir.join("cache"), name, content.as_bytes(), false);
+        }
     }
 
     /// Forgets a device.
@@ -417,6 +354,48 @@ impl StateDir {
         listing.unusable.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(listing)
     }
+}
+
+/// Replaces `dir/name` atomically: a new 0600 file (`O_EXCL`, `O_NOFOLLOW`) with
+/// `bytes`, fsynced when `durable`, renamed over the old one — never over anything
+/// but a regular file (a device node, a FIFO or a symlink planted there stays).
+fn replace_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(), StateError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StateError::Io { what, path, source }
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nofollow_nonblock())
+        .open(&tmp)
+        .map_err(io("cannot create", &tmp))?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| if durable { f.sync_all() } else { Ok(()) });
+    let refused = match fs::symlink_metadata(&path) {
+        Ok(m) if !m.file_type().is_file() => Some(StateError::BadRecord {
+            path: path.clone(),
+            reason: "it is not a regular file".to_string(),
+        }),
+        _ => None,
+    };
+    let renamed = match (written, refused) {
+        (Err(e), _) => Err(io("cannot write", &tmp)(e)),
+        (Ok(()), Some(refused)) => Err(refused),
+        (Ok(()), None) => fs::rename(&tmp, &path).map_err(io("cannot replace", &path)),
+    };
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 fn nofollow_nonblock() -> i32 {
