@@ -1,16 +1,34 @@
 //! The nodedev-shim engine.
 //!
 //! Everything it knows about the kernel it learns through the [`Sysfs`] trait:
-//! [`RealSysfs`] over `/` (or over an unpacked snapshot), and the simulated
+//! [`RealSysfs`] over `/` (or, confined to it, over a snapshot directory), a
+//! snapshot tar read into memory ([`snapshot::Snapshot`]), and the simulated
 //! kernel of the `pci-sim` crate in tests. Above that trait there is one code path.
+//!
+//! Moving devices:
+//!
+//! * [`ops`]: detach, reattach and their steps — members, locks, recovery of what
+//!   a killed run left, checks and a plan for every device, then the writes, read
+//!   back and rolled back on failure. [`ops::Engine`] is the entry point.
+//! * [`state`]: the records (a write-ahead journal per device) and the locks, in a
+//!   directory no one else can write.
+//! * [`reset`]: the kernel's reset, and libvirt's config-space sequence.
+//! * [`stub`], [`modules`]: which stub a request means, and loading it.
+//! * [`usage`]: whether the host uses a device (mounts, swap, holders, routes,
+//!   processes holding its files).
+//!
+//! Reading devices:
 //!
 //! * [`device`]: enumeration of PCI functions into [`PciDevice`], the way
 //!   libvirt's udev node-device backend reads them.
-//! * [`net`], [`system`]: the other node devices libvirt lists next to PCI ones
-//!   (`net_<ifname>_<mac>`, `computer`).
+//! * [`net`], [`net_features`], [`system`]: the other node devices libvirt lists
+//!   next to PCI ones (`net_<ifname>_<mac>`, `computer`).
 //! * [`config`]: configuration-space parsing (header type, capabilities, PCIe links).
-//! * [`snapshot`]: the sysfs subset the tool reads, as a tar for bug reports.
+//! * [`snapshot`]: the sysfs subset the tool reads, as a tar for bug reports, and
+//!   reading one back; [`resolve`], [`files`]: paths resolved inside a root, reads
+//!   of files others made (regular files only, bounded).
 //! * [`pci_ids`]: vendor and device names from the system's `pci.ids`.
+//! * [`paths`]: where things are in sysfs.
 //!
 //! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
