@@ -33,6 +33,14 @@
 //! * **Subsystems** (two or three tabs) only name subsystem matches, which
 //!   libvirt never asks for: ignored.
 //!
+//! # Class names
+//!
+//! [`PciIds::class_name`] reads the class list at the end of the file (`C 02
+//! Network controller`, then `\t00  Ethernet controller` subclass lines) as
+//! lspci does for `lspci -nn`: the subclass's name when the file has it, else
+//! the class's. libvirt never asks for these; `nodedev groups` and `nodedev
+//! preflight` print them.
+//!
 //! # Cost
 //!
 //! [`PciIds::parse`] reads the text once and keeps the names as ranges into it
@@ -63,6 +71,9 @@ pub struct PciIds {
     vendors: Vec<Entry>,
     /// Keyed by `vendor << 16 | device`; first occurrence only.
     devices: Vec<Entry>,
+    /// Keyed by `class << 8 | subclass` for subclasses and `class << 8 | 0x1_0000`
+    /// for a class's own line; first occurrence only.
+    classes: Vec<Entry>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +135,15 @@ impl PciIds {
         self.lookup(&self.devices, device_key(vendor, device))
     }
 
+    /// The name lspci gives a class code (`class << 16 | subclass << 8 |
+    /// prog-if`): the subclass's (`Ethernet controller`), else the class's
+    /// (`Network controller`); `None` when the file names neither.
+    pub fn class_name(&self, class: u32) -> Option<&str> {
+        let (base, sub) = ((class >> 16) & 0xff, (class >> 8) & 0xff);
+        self.lookup(&self.classes, base << 8 | sub)
+            .or_else(|| self.lookup(&self.classes, CLASS_ONLY | base << 8))
+    }
+
     fn lookup(&self, index: &[Entry], key: u32) -> Option<&str> {
         let i = index.binary_search_by_key(&key, |e| e.key).ok()?;
         self.text.get(index[i].name.clone())
@@ -162,12 +182,65 @@ impl PciIds {
         vendors.dedup_by_key(|e| e.key);
         devices.sort_by_key(|e| e.key);
         devices.dedup_by_key(|e| e.key);
+        let mut classes = class_entries(&text);
+        classes.sort_by_key(|e| e.key);
+        classes.dedup_by_key(|e| e.key);
         PciIds {
             text,
             vendors,
             devices,
+            classes,
         }
     }
+}
+
+/// The key bit that marks a class's own line in the class index.
+const CLASS_ONLY: u32 = 0x1_0000;
+
+/// The class list: `C cc  name` lines and the `\tss  name` subclass lines under
+/// them (prog-if lines, with two tabs, are skipped). Any other line that is not
+/// a comment or blank ends the current class. Names are trimmed at the end.
+fn class_entries(text: &str) -> Vec<Entry> {
+    let hex2 = |s: &str| {
+        let d = s.get(..2)?;
+        let rest = s.get(2..)?;
+        (d.bytes().all(|b| b.is_ascii_hexdigit()) && rest.starts_with("  "))
+            .then(|| u32::from_str_radix(d, 16).ok())
+            .flatten()
+    };
+    let mut out = Vec::new();
+    let mut current: Option<u32> = None;
+    let Some(start) = text.find("\nC ").map(|i| i + 1) else {
+        return out;
+    };
+    let mut at = start;
+    for line in text[start..].split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let name_at = |offset: usize| {
+            let name = body[offset..].trim_end();
+            at + offset..at + offset + name.len()
+        };
+        if let Some(rest) = body.strip_prefix("C ") {
+            current = hex2(rest);
+            if let Some(c) = current {
+                out.push(Entry {
+                    key: CLASS_ONLY | c << 8,
+                    name: name_at(6),
+                });
+            }
+        } else if let Some(rest) = body.strip_prefix('\t') {
+            if let (Some(c), Some(s)) = (current, hex2(rest)) {
+                out.push(Entry {
+                    key: c << 8 | s,
+                    name: name_at(5),
+                });
+            }
+        } else if !body.is_empty() && !body.starts_with('#') {
+            current = None;
+        }
+        at += line.len();
+    }
+    out
 }
 
 /// The state of libpciaccess's read loop.
@@ -333,6 +406,26 @@ C 02  Network controller
             db.device_name(0x8086, 0x10d3),
             Some("82574L Gigabit Network Connection")
         );
+    }
+
+    #[test]
+    fn class_names_as_lspci_gives_them() {
+        let db = PciIds::parse(SAMPLE);
+        assert_eq!(db.class_name(0x020000), Some("Ethernet controller"));
+        // An unknown subclass falls back to the class; prog-if lines are no subclass.
+        assert_eq!(db.class_name(0x028000), Some("Network controller"));
+        assert_eq!(
+            db.class_name(0x000100),
+            Some("VGA compatible unclassified device")
+        );
+        assert_eq!(db.class_name(0x000000), Some("Non-VGA unclassified device"));
+        assert_eq!(db.class_name(0x030000), None);
+        // A vendor after the class list ends it; its devices are no subclasses.
+        let db = PciIds::parse(&format!(
+            "{SAMPLE}abcd  Late Vendor\n\t01  Not a subclass\n"
+        ));
+        assert_eq!(db.class_name(0x020100), Some("Network controller"));
+        assert_eq!(PciIds::parse("8086  Intel\n").class_name(0x020000), None);
     }
 
     #[test]

@@ -53,6 +53,16 @@ fn real_file_well_known_ids() {
     // The subsystem line "8086 a01f  Gigabit CT Desktop Adapter" under 10d3
     // names no device a01f.
     assert_eq!(db.device_name(0x8086, 0xa01f), None);
+    // Class names, as `lspci -nn` prints them.
+    assert_eq!(db.class_name(0x030000), Some("VGA compatible controller"));
+    assert_eq!(db.class_name(0x040300), Some("Audio device"));
+    assert_eq!(db.class_name(0x060400), Some("PCI bridge"));
+    assert_eq!(
+        db.class_name(0x010802),
+        Some("Non-Volatile memory controller")
+    );
+    assert_eq!(db.class_name(0x00ff00), Some("Unclassified device"));
+    assert_eq!(db.class_name(0xff0000), Some("Unassigned class"));
 }
 
 /// Parses the real file repeatedly and prints the best and median times:
