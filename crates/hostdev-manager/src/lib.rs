@@ -29,6 +29,9 @@
 //!   of files others made (regular files only, bounded).
 //! * [`pci_ids`]: vendor and device names from the system's `pci.ids`.
 //! * [`paths`]: where things are in sysfs.
+//! * [`iommu`]: the IOMMU, its groups and their domains; with
+//!   [`ops::Engine::preflight`] and [`ops::standing`], what `nodedev groups` and
+//!   `nodedev preflight` show.
 //!
 //! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
@@ -38,6 +41,7 @@ mod confined;
 pub mod device;
 mod error;
 pub mod files;
+pub mod iommu;
 pub mod modules;
 pub mod net;
 pub mod net_features;

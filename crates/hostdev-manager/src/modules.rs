@@ -185,6 +185,67 @@ pub fn module_pci_driver(sysfs: &dyn Sysfs, module: &str) -> Option<DriverName> 
         .and_then(|d| DriverName::new(d).ok())
 }
 
+/// Where modprobe reads its configuration (kmod's search path, in its order).
+pub const MODPROBE_CONFIG_DIRS: &[&str] = &[
+    "/etc/modprobe.d",
+    "/run/modprobe.d",
+    "/usr/local/lib/modprobe.d",
+    "/lib/modprobe.d",
+    "/usr/lib/modprobe.d",
+];
+
+/// The module a `modules.dep` or `modules.builtin` line names:
+/// `kernel/drivers/vfio/pci/vfio-pci.ko.xz: deps` → `vfio_pci`.
+fn module_of_line(line: &str) -> Option<String> {
+    let path = line.split(':').next()?.trim();
+    let file = path.rsplit('/').next()?;
+    let name = file.split(".ko").next()?;
+    (!name.is_empty() && file.contains(".ko")).then(|| name.replace('-', "_"))
+}
+
+/// Whether the running kernel has `module` (underscore spelling): `Some(true)`
+/// when `modules.dep` or `modules.builtin` lists it, `Some(false)` when
+/// `modules.dep` can be read and neither does, `None` when it cannot (a
+/// snapshot has no `/lib/modules`).
+pub fn module_exists(sysfs: &dyn Sysfs, module: &str) -> Option<bool> {
+    let release = kernel_release(sysfs)?;
+    let dir = Path::new("/lib/modules").join(&release);
+    let dep = sysfs.read(&dir.join("modules.dep")).ok()?;
+    let builtin = sysfs.read(&dir.join("modules.builtin")).unwrap_or_default();
+    let listed = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .any(|l| module_of_line(l).as_deref() == Some(module))
+    };
+    Some(listed(&dep) || listed(&builtin))
+}
+
+/// The configuration file that blacklists `module` (`blacklist NAME`), which
+/// `modprobe -b` (what a detach runs) honours: `None` when none does (or the
+/// files cannot be read).
+pub fn blacklisted_by(sysfs: &dyn Sysfs, module: &str) -> Option<PathBuf> {
+    let module = module.replace('-', "_");
+    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/modprobe.conf")];
+    for dir in MODPROBE_CONFIG_DIRS {
+        let mut names = sysfs.read_dir(Path::new(dir)).unwrap_or_default();
+        names.sort();
+        files.extend(
+            names
+                .into_iter()
+                .filter(|n| n.ends_with(".conf"))
+                .map(|n| Path::new(dir).join(n)),
+        );
+    }
+    files.into_iter().find(|f| {
+        sysfs.read(f).is_ok_and(|b| {
+            String::from_utf8_lossy(&b).lines().any(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.len() == 2 && words[0] == "blacklist" && words[1].replace('-', "_") == module
+            })
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +290,22 @@ alias vfio_pci:v00008086d00001889sv*sd*bc*sc*i* ice_vfio_pci
             Some("vfio_pci")
         );
         assert_eq!(best_vfio_variant("", &nic), None);
+    }
+
+    #[test]
+    fn module_names_of_dep_lines() {
+        for (line, want) in [
+            (
+                "kernel/drivers/vfio/pci/vfio-pci.ko.xz: kernel/drivers/vfio/vfio.ko.xz",
+                Some("vfio_pci"),
+            ),
+            ("kernel/drivers/pci/pci-stub.ko:", Some("pci_stub")),
+            ("kernel/drivers/vfio/vfio.ko", Some("vfio")),
+            ("", None),
+            ("# comment", None),
+        ] {
+            assert_eq!(module_of_line(line).as_deref(), want, "{line}");
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const PCI_DRIVERS: &str = "/sys/bus/pci/drivers";
 pub const DRIVERS_PROBE: &str = "/sys/bus/pci/drivers_probe";
 /// `/sys/kernel/iommu_groups`.
 pub const IOMMU_GROUPS: &str = "/sys/kernel/iommu_groups";
+/// `/sys/class/iommu`: one entry per IOMMU unit (`dmar0`, `ivhd0`, …).
+pub const CLASS_IOMMU: &str = "/sys/class/iommu";
 /// `/sys/class/net`: one link per network interface.
 pub const CLASS_NET: &str = "/sys/class/net";
 /// `/sys/class/block`: one link per block device.

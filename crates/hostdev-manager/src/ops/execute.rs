@@ -236,8 +236,7 @@ impl Engine {
 
     /// A likely reason a probe did not take the device.
     fn probe_hint(&self, dev: &DeviceFacts, target: &DriverName) -> String {
-        use crate::stub::{stub_kind, StubKind};
-        if stub_kind(target.as_str()) == StubKind::Vfio && dev.group.is_none() {
+        if super::policy::vfio_without_iommu(self.sysfs(), dev, target.as_str()) {
             return "the device has no IOMMU group: is the IOMMU enabled (intel_iommu=on / amd_iommu=on)?".to_string();
         }
         if let Some(d) = self.driver_of(&dev.address) {

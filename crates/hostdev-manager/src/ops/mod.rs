@@ -26,6 +26,7 @@ mod inspect;
 mod kernel;
 mod plan;
 mod policy;
+mod preflight;
 mod target;
 
 use std::sync::Arc;
@@ -35,6 +36,11 @@ use pci_types::{DriverName, PciAddress};
 
 pub use error::{errno, errno_text, Aftermath, DeviceState, OpError, Refusal, Undone, Warning};
 pub use kernel::{KernelWrite, WriteRecord};
+pub use policy::{standing, Standing};
+pub use preflight::{
+    Blocker, DriverStatus, GroupMember, GroupReport, PreflightReport, SriovState, TargetDriver,
+    Verdict,
+};
 
 use execute::Run;
 use inspect::{device_state, DeviceFacts};
@@ -156,6 +162,8 @@ pub struct Engine {
     unbind_timeout: Duration,
     /// modules.alias, read once per engine (a batch asks for it per device).
     modules_alias: Arc<std::sync::OnceLock<Option<String>>>,
+    /// A preflight's engine: writes nothing at all, not even its caches.
+    read_only: bool,
 }
 
 /// A device checked and planned, not yet written to.
@@ -163,6 +171,25 @@ struct Planned {
     dev: DeviceFacts,
     warnings: Vec<Warning>,
     kind: PlanKind,
+}
+
+/// What the checks do with a refusal: a detach stops at the first; a preflight
+/// writes every one down and goes on planning.
+enum Refusals<'a> {
+    Stop,
+    Collect(&'a mut Vec<Refusal>),
+}
+
+impl Refusals<'_> {
+    fn raise(&mut self, refusal: Refusal) -> Result<(), OpError> {
+        match self {
+            Self::Stop => Err(OpError::Refused(refusal)),
+            Self::Collect(all) => {
+                all.push(refusal);
+                Ok(())
+            }
+        }
+    }
 }
 
 enum PlanKind {
@@ -187,6 +214,7 @@ impl Engine {
             state,
             unbind_timeout: DEFAULT_UNBIND_TIMEOUT,
             modules_alias: Arc::default(),
+            read_only: false,
         }
     }
 
@@ -269,7 +297,9 @@ impl Engine {
         for (address, request) in &members {
             let step = self
                 .recover(*address, opts.dry_run, &mut warnings)
-                .and_then(|()| self.plan_detach(*address, request, opts, single));
+                .and_then(|()| {
+                    self.plan_detach(*address, request, opts, single, &mut Refusals::Stop)
+                });
             match step {
                 Ok(p) => planned.push(p),
                 Err(e) if single => return Err(e),
@@ -335,11 +365,7 @@ impl Engine {
                     let mut m: Vec<PciAddress> = g
                         .members
                         .into_iter()
-                        .filter(|m| {
-                            DeviceFacts::read(s, *m).is_ok_and(|f| {
-                                !f.is_bridge() && f.driver.as_deref() != Some("pcieport")
-                            })
-                        })
+                        .filter(|m| device::exists(s, m) && standing(s, m) != Standing::Exempt)
                         .collect();
                     m.sort();
                     m
@@ -466,13 +492,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Checks one device and works out its writes (under its lock).
+    /// Checks one device and works out its writes (under its lock; a dry run
+    /// takes none). A refusal stops it, or with [`Refusals::Collect`] is written
+    /// down and the planning goes on.
     fn plan_detach(
         &self,
         address: PciAddress,
         request: &DriverRequest,
         opts: &DetachOptions,
         single: bool,
+        refusals: &mut Refusals<'_>,
     ) -> Result<Planned, OpError> {
         let s = self.sysfs();
         let dev = DeviceFacts::read(s, address)?;
@@ -480,16 +509,16 @@ impl Engine {
         let requested = self.choose_driver(&address, request)?;
         if let Some(r) = existing.as_ref().filter(|r| r.identity != dev.identity) {
             if !opts.force {
-                return Err(OpError::Refused(Refusal::NotTheDetachedDevice {
+                refusals.raise(Refusal::NotTheDetachedDevice {
                     address,
                     recorded: r.identity,
                     found: dev.identity,
-                }));
+                })?;
             }
         }
         if !opts.force {
-            if let Some(r) = policy::detach_refusal(s, &dev, &requested) {
-                return Err(OpError::Refused(r));
+            for r in policy::detach_refusals(s, &dev, &requested) {
+                refusals.raise(r)?;
             }
         }
         let target = self.ensure_driver(&requested, !opts.dry_run)?;
@@ -507,7 +536,7 @@ impl Engine {
         // Moving a device off a vfio driver a process uses would block, then take
         // it from under that process.
         if let Some(r) = policy::vfio_in_use(s, &dev) {
-            return Err(OpError::Refused(r));
+            refusals.raise(r)?;
         }
         let method = match (opts.method, dev.has_override_file) {
             (MethodChoice::Auto | MethodChoice::Override, true) => BindMethod::Override,
@@ -631,7 +660,8 @@ impl Engine {
                 )?;
                 outcome.writes = back.writes;
                 if !opts.dry_run {
-                    let fresh = self.plan_detach(address, &request, opts, false)?;
+                    let fresh =
+                        self.plan_detach(address, &request, opts, false, &mut Refusals::Stop)?;
                     let then = self.run_detach(fresh, opts)?;
                     outcome.writes.extend(then.writes);
                     warnings.extend(then.warnings);

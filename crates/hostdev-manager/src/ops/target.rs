@@ -3,6 +3,7 @@
 use pci_types::{DriverName, PciAddress};
 
 use super::error::OpError;
+use super::preflight::DriverStatus;
 use super::Engine;
 use crate::modules::{self, PciModalias};
 use crate::paths;
@@ -57,10 +58,53 @@ impl Engine {
         }
         let bytes = s.read(&path).ok()?;
         let lines = modules::vfio_alias_lines(&String::from_utf8_lossy(&bytes));
-        if let Some(k) = &key {
+        // A preflight writes nothing, not even this cache.
+        if let Some(k) = key.as_ref().filter(|_| !self.read_only) {
             self.state.store_cache("vfio-aliases", k, &lines);
         }
         Some(lines)
+    }
+
+    /// The driver's directory as it exists (as named, or with `-` → `_`), else
+    /// the module that provides it (xen-pciback registers the driver "pciback").
+    fn driver_or_module(&self, name: &DriverName) -> Result<DriverName, DriverName> {
+        let s = self.sysfs();
+        if s.exists(&paths::driver_dir(name)) {
+            return Ok(name.clone());
+        }
+        let underscored = DriverName::new(&name.module_name()).expect("still valid");
+        if s.exists(&paths::driver_dir(&underscored)) {
+            return Ok(underscored);
+        }
+        Err(if name.as_str() == stub::PCIBACK {
+            DriverName::new("xen_pciback").expect("valid")
+        } else {
+            underscored
+        })
+    }
+
+    /// What [`ensure_driver`](Self::ensure_driver) would find, without loading
+    /// anything: the driver registered, its module loaded, loadable, built in,
+    /// blacklisted (`modprobe -b` refuses it), missing, or unknown (no module
+    /// files in this tree).
+    pub(crate) fn driver_status(&self, name: &DriverName) -> DriverStatus {
+        let s = self.sysfs();
+        let module = match self.driver_or_module(name) {
+            Ok(_) => return DriverStatus::Loaded,
+            Err(module) => module,
+        };
+        if s.exists(&paths::module_dir(&module)) {
+            return DriverStatus::Loaded;
+        }
+        let m = module.to_string();
+        if let Some(file) = modules::blacklisted_by(s, &m) {
+            return DriverStatus::Blacklisted { module: m, file };
+        }
+        match modules::module_exists(s, &m) {
+            Some(true) => DriverStatus::Loadable { module: m },
+            Some(false) => DriverStatus::Missing { module: m },
+            None => DriverStatus::Unknown { module: m },
+        }
     }
 
     /// libvirt's `virPCIDeviceFindDriver`: the driver directory exists (as named or
@@ -72,18 +116,9 @@ impl Engine {
         load: bool,
     ) -> Result<DriverName, OpError> {
         let s = self.sysfs();
-        if s.exists(&paths::driver_dir(name)) {
-            return Ok(name.clone());
-        }
-        let underscored = DriverName::new(&name.module_name()).expect("still valid");
-        if s.exists(&paths::driver_dir(&underscored)) {
-            return Ok(underscored);
-        }
-        // xen-pciback registers the driver "pciback".
-        let module = if name.as_str() == stub::PCIBACK {
-            DriverName::new("xen_pciback").expect("valid")
-        } else {
-            underscored
+        let module = match self.driver_or_module(name) {
+            Ok(found) => return Ok(found),
+            Err(module) => module,
         };
         if !load {
             return Ok(name.clone());
