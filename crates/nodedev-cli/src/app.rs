@@ -136,7 +136,12 @@ pub fn main_with(
 fn prints_virsh_blank_line(command: &Command) -> bool {
     !matches!(
         command,
-        Command::Snapshot(_) | Command::Xml(_) | Command::Hook(_) | Command::Virsh { .. }
+        Command::Snapshot(_)
+            | Command::Xml(_)
+            | Command::Hook(_)
+            | Command::Virsh { .. }
+            | Command::Groups(_)
+            | Command::Preflight(_)
     )
 }
 
@@ -186,6 +191,8 @@ fn dispatch(
             force,
         } => batch::apply(cli, backend, *action, domain, *force, input, out, err),
         Command::Reset(args) => reset::reset(cli, backend, args, out, err),
+        Command::Groups(args) => crate::groups::groups(cli, sysfs, args, out),
+        Command::Preflight(args) => crate::preflight::preflight(cli, backend, args, out, err),
         Command::Hook(HookCommand::Qemu {
             domain,
             operation,

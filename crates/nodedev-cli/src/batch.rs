@@ -116,19 +116,7 @@ impl Report<'_> {
                             error: None,
                         });
                     } else if self.dry_run {
-                        for o in &outcomes {
-                            writeln!(out, "Would {} {}:", self.verb, o.address.nodedev_name())?;
-                            if o.writes.is_empty() {
-                                writeln!(
-                                    out,
-                                    "  nothing to do: already on {}",
-                                    o.driver_after.as_deref().unwrap_or("no driver")
-                                )?;
-                            }
-                            for w in &o.writes {
-                                writeln!(out, "  {w}")?;
-                            }
-                        }
+                        print_plan(out, self.verb, &outcomes)?;
                     } else if !self.cli.quiet {
                         writeln!(out, "Device {name} {}", self.done)?;
                     }
@@ -157,6 +145,24 @@ impl Report<'_> {
         }
         Ok(())
     }
+}
+
+/// A dry run's plan, as `--dry-run` (and `preflight`) print it.
+pub(crate) fn print_plan(out: &mut dyn Write, verb: &str, outcomes: &[Outcome]) -> Result<()> {
+    for o in outcomes {
+        writeln!(out, "Would {verb} {}:", o.address.nodedev_name())?;
+        if o.writes.is_empty() {
+            writeln!(
+                out,
+                "  nothing to do: already on {}",
+                o.driver_after.as_deref().unwrap_or("no driver")
+            )?;
+        }
+        for w in &o.writes {
+            writeln!(out, "  {w}")?;
+        }
+    }
+    Ok(())
 }
 
 /// `nodedev detach DEV…`.

@@ -61,6 +61,10 @@ pub enum Command {
     Reset(ResetArgs),
     /// Write the sysfs subset this tool reads into a tar, for bug reports and `--root`.
     Snapshot(SnapshotArgs),
+    /// Every IOMMU group, its members, and whether VFIO can use it now.
+    Groups(GroupsArgs),
+    /// What a detach would do and whether the host survives it; writes nothing.
+    Preflight(PreflightArgs),
     /// Work with node-device XML documents.
     #[command(subcommand)]
     Xml(XmlCommand),
@@ -304,6 +308,36 @@ pub struct InfoArgs {
     /// Accept only exact node-device names, as virsh does (virsh mode).
     #[arg(long, hide = true)]
     pub exact_name: bool,
+}
+
+/// `nodedev groups`.
+#[derive(Args, Debug)]
+pub struct GroupsArgs {
+    /// Only this group.
+    #[arg(long, value_name = "N")]
+    pub group: Option<u32>,
+    /// Only the groups with a device of this class: gpu, vga, audio, multimedia,
+    /// net, ethernet, wireless, storage, nvme, sata, sas, raid, usb, serial-bus,
+    /// bridge, crypto, accelerator, or a class code in hex (03, 0300, 030000).
+    #[arg(long, value_name = "CLASS")]
+    pub class: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nodedev preflight`.
+#[derive(Args, Debug)]
+pub struct PreflightArgs {
+    /// Devices (names or PCI addresses); each is checked as `detach DEV` would be.
+    #[arg(required = true)]
+    pub devices: Vec<String>,
+    /// The stub, as for detach: `vfio` (default), `xen`, or a driver name.
+    #[arg(long, value_name = "DRIVER")]
+    pub driver: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `nodedev snapshot`.

@@ -13,6 +13,7 @@
 //! | `query` | list, dumpxml, info, xml normalize |
 //! | `batch` | detach, reattach, apply |
 //! | `reset` | reset |
+//! | `groups`, `preflight` | the IOMMU-group view and the passthrough check (read only) |
 //! | [`hook`] | the libvirt hook and its installation |
 //! | `domain` | what a domain document asks for |
 //! | `input`, `output` | bounded XML input; virsh's error lines |
@@ -24,10 +25,12 @@ mod batch;
 pub mod cli;
 mod domain;
 mod files;
+mod groups;
 pub mod hook;
 mod input;
 mod lookup;
 mod output;
+mod preflight;
 mod query;
 mod render;
 mod reset;

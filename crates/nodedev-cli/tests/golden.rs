@@ -90,6 +90,55 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
+/// `groups` and `preflight` (every PCI function, one after another), human and
+/// JSON, byte for byte against `tests/golden/<name>/`. preflight exits 1 exactly
+/// when some device is blocked.
+fn check_readiness(name: &str, root: &Path) {
+    let golden = support::workspace().join("tests/golden").join(name);
+    let mut failures = Vec::new();
+    for (file, args) in [
+        ("groups.txt", &["groups"][..]),
+        ("groups.json", &["groups", "--json"][..]),
+    ] {
+        let out = support::stdout_ok(root, args);
+        failures.extend(support::check_golden(&golden.join(file), &out).err());
+    }
+    let pci = support::stdout_ok(root, &["-q", "list", "--cap", "pci"]);
+    let devices: Vec<&str> = pci.lines().filter(|l| !l.is_empty()).collect();
+    for (file, json) in [("preflight.txt", false), ("preflight.json", true)] {
+        let mut args = vec!["preflight"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(&devices);
+        let out = support::nodedev(root, &args);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let blocked = if json {
+            stdout.contains("\"verdict\": \"blocked\"")
+        } else {
+            stdout
+                .lines()
+                .any(|l| l.starts_with("pci_") && l.contains(": blocked: "))
+        };
+        let want = if blocked { 1 } else { 0 };
+        if out.status.code() != Some(want) {
+            failures.push(format!(
+                "{name}: preflight {} exited {:?}, wanted {want}: {}",
+                if json { "--json" } else { "" },
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        failures.extend(support::check_golden(&golden.join(file), &stdout).err());
+    }
+    assert!(
+        failures.is_empty(),
+        "{name}: {} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn captured_fixtures() {
     let fixtures = fixtures();
@@ -106,6 +155,136 @@ fn captured_fixtures() {
         hostdev_manager::snapshot::unpack_tar(tar, dir.path()).unwrap();
         check_scenario(&name, dir.path());
     }
+}
+
+#[test]
+fn captured_fixtures_readiness() {
+    for f in fixtures() {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = std::fs::File::open(&f).unwrap();
+        hostdev_manager::snapshot::unpack_tar(tar, dir.path()).unwrap();
+        check_readiness(&name, dir.path());
+    }
+}
+
+#[test]
+fn readiness_reads_a_snapshot_tar_the_same() {
+    // --root FILE.tar (read into memory) gives what the unpacked tree gives.
+    let f = support::workspace().join("tests/fixtures/qemu-q35-rich.tar");
+    let dir = tempfile::tempdir().unwrap();
+    hostdev_manager::snapshot::unpack_tar(std::fs::File::open(&f).unwrap(), dir.path()).unwrap();
+    for args in [&["groups"][..], &["preflight", "09:01.0", "00:01.0"][..]] {
+        let a = support::nodedev(dir.path(), args);
+        let b = support::nodedev(&f, args);
+        assert_eq!(a.status.code(), b.status.code(), "{args:?}");
+        assert_eq!(a.stdout, b.stdout, "{args:?}");
+    }
+}
+
+#[test]
+fn handmade_gpu_with_hdmi_audio() {
+    // A discrete GPU and its HDMI audio function behind one root port, in one
+    // IOMMU group (as on most desktop boards); the boot GPU (an integrated one,
+    // with the console on it) alone in another; a NIC in a third.
+    let t = Tree::new();
+    let port = Function {
+        config: config(0x8086, 0x1901, 0x060400, 1, 256),
+        driver: Some("pcieport"),
+        iommu_group: Some(1),
+        ..Function::new("0000:00:01.0", 0x8086, 0x1901, 0x060400)
+    };
+    let mut gpu_config = config(0x10de, 0x1b80, 0x030000, 0x80, 256);
+    gpu_config[8] = 0xa1;
+    let gpu = Function {
+        parent: Some("0000:00:01.0"),
+        config: gpu_config,
+        driver: Some("nouveau"),
+        iommu_group: Some(1),
+        ..Function::new("0000:01:00.0", 0x10de, 0x1b80, 0x030000)
+    };
+    let mut audio_config = config(0x10de, 0x10f0, 0x040300, 0x80, 256);
+    audio_config[8] = 0xa1;
+    let audio = Function {
+        parent: Some("0000:00:01.0"),
+        config: audio_config,
+        driver: Some("snd_hda_intel"),
+        iommu_group: Some(1),
+        ..Function::new("0000:01:00.1", 0x10de, 0x10f0, 0x040300)
+    };
+    let igpu = Function {
+        config: config(0x8086, 0x3e92, 0x030000, 0, 256),
+        driver: Some("i915"),
+        iommu_group: Some(2),
+        ..Function::new("0000:00:02.0", 0x8086, 0x3e92, 0x030000)
+    };
+    let nic = Function {
+        config: config(0x8086, 0x15bc, 0x020000, 0, 256),
+        driver: Some("e1000e"),
+        iommu_group: Some(3),
+        ..Function::new("0000:00:1f.6", 0x8086, 0x15bc, 0x020000)
+    };
+    t.add(&port).add(&gpu).add(&audio).add(&igpu).add(&nic);
+    t.file("/sys/bus/pci/devices/0000:00:02.0/boot_vga", b"1\n");
+    t.file("/sys/bus/pci/devices/0000:01:00.0/boot_vga", b"0\n");
+    t.file(
+        "/sys/bus/pci/devices/0000:00:02.0/drm/card0/dev",
+        b"226:0\n",
+    );
+    t.file("/sys/class/vtconsole/vtcon1/bind", b"1\n");
+    t.file(
+        "/sys/class/vtconsole/vtcon1/name",
+        b"(M) frame buffer device\n",
+    );
+    t.file("/sys/bus/pci/drivers/vfio-pci/bind", b"");
+    let root = t.path();
+    let golden = support::workspace().join("tests/golden/handmade-gpu-audio");
+    let mut failures = Vec::new();
+
+    // --class gpu: whole groups with a GPU in them, so the audio function too.
+    let gpu_groups = support::stdout_ok(root, &["groups", "--class", "gpu"]);
+    for needed in [
+        "IOMMU group 1:",
+        "01:00.0",
+        "01:00.1",
+        "Audio device [0403]",
+        "IOMMU group 2:",
+    ] {
+        assert!(
+            gpu_groups.contains(needed),
+            "{needed} missing:\n{gpu_groups}"
+        );
+    }
+    assert!(!gpu_groups.contains("00:1f.6"), "{gpu_groups}");
+    failures.extend(support::check_golden(&golden.join("groups-class-gpu.txt"), &gpu_groups).err());
+    let audio_groups = support::stdout_ok(root, &["groups", "--class", "audio"]);
+    assert!(audio_groups.contains("01:00.0") && !audio_groups.contains("IOMMU group 2:"));
+    let json = support::stdout_ok(root, &["groups", "--class", "0300", "--json"]);
+    failures.extend(support::check_golden(&golden.join("groups-class-0300.json"), &json).err());
+    let none = support::stdout_ok(root, &["groups", "--class", "nvme"]);
+    assert_eq!(none, "No IOMMU group has a device of class nvme.\n");
+    let bad = support::nodedev(root, &["groups", "--class", "gpus"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown class 'gpus'"));
+    let all = support::stdout_ok(root, &["groups"]);
+    failures.extend(support::check_golden(&golden.join("groups.txt"), &all).err());
+
+    // The discrete GPU needs its audio function; the boot GPU has the console.
+    let out = support::nodedev(root, &["preflight", "01:00.0", "00:02.0", "00:1f.6"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "pci_0000_01_00_0: ready with --group (its IOMMU group needs 01:00.1 detached too)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("pci_0000_00_02_0: blocked: 0000:00:02.0 is the boot VGA device"),
+        "{text}"
+    );
+    failures.extend(support::check_golden(&golden.join("preflight.txt"), &text).err());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// VPD bytes built field by field (PCI spec 6.x, "Vital Product Data").
