@@ -17,7 +17,7 @@ for variant in ${RIG_LANE_VARIANTS-iommu noiommu}; do
   out=$(mktemp -d)
   # The IOMMU boot also runs guest/files.sh (snapshot outputs and hostile inputs)
   # after the scenarios, in the same boot; see tests/rig/README.md for its cost.
-  scripts=(scenarios.sh)
+  scripts=(scenarios.sh readiness.sh)
   [ "$variant" = iommu ] && scripts+=(files.sh journal.sh)
   runner=$(mktemp)
   { echo 'rc=0'; for s in "${scripts[@]}"; do echo "sh ./$s || rc=\$?"; done; echo 'exit $rc'; } > "$runner"
