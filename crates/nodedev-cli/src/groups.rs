@@ -5,9 +5,9 @@
 use std::io::Write;
 
 use anyhow::{bail, Context, Result};
-use hostdev_manager::ops::{standing, GroupReport, Standing};
+use hostdev_manager::ops::{GroupReport, Standing};
 use hostdev_manager::pci_ids::PciIds;
-use hostdev_manager::{device, iommu, paths, IommuGroup, PciDevice, Sysfs};
+use hostdev_manager::{device, iommu, paths, IommuGroup, Sysfs};
 use pci_types::PciAddress;
 
 use crate::cli::{Cli, GroupsArgs};
@@ -78,50 +78,69 @@ pub(crate) fn load_ids(cli: &Cli) -> Result<Option<PciIds>> {
         .transpose()
 }
 
-/// The revision (`revision`, else byte 8 of config space).
-fn revision(sysfs: &dyn Sysfs, address: &PciAddress) -> Option<u8> {
-    if let Ok(b) = sysfs.read(&paths::device_attr(address, "revision")) {
-        let t = String::from_utf8_lossy(&b);
-        if let Ok(r) = u8::from_str_radix(t.trim().trim_start_matches("0x"), 16) {
-            return Some(r);
-        }
-    }
-    sysfs
-        .read(&paths::device_attr(address, "config"))
-        .ok()?
-        .get(8)
-        .copied()
+/// What `lspci -nn` shows of a function, read with four attribute reads
+/// (`vendor`, `device`, `class`, `revision`).
+pub(crate) struct Function {
+    pub address: PciAddress,
+    pub vendor: u16,
+    pub device: u16,
+    pub class: Option<u32>,
+    pub revision: Option<u8>,
 }
 
-/// A function as `lspci -nn` describes it: `Ethernet controller [0200]: Intel
-/// Corporation 82574L Gigabit Network Connection [8086:10d3] (rev 00)`.
-pub(crate) fn describe(
-    sysfs: &dyn Sysfs,
-    dev: &PciDevice,
-    ids: Option<&PciIds>,
-) -> (String, Option<u8>) {
-    let class = dev.class.unwrap_or(0x00ff_ffff);
-    let class_name = ids
-        .and_then(|i| i.class_name(class))
-        .map_or_else(|| "Class".to_string(), str::to_string);
-    let vendor = ids.and_then(|i| i.vendor_name(dev.vendor));
-    let product = ids.and_then(|i| i.device_name(dev.vendor, dev.device));
-    let name = match (vendor, product) {
-        (Some(v), Some(p)) => format!("{v} {p}"),
-        (Some(v), None) => format!("{v} Device"),
-        (None, _) => "Device".to_string(),
-    };
-    let rev = revision(sysfs, &dev.address);
-    let mut text = format!(
-        "{class_name} [{:04x}]: {name} [{:04x}:{:04x}]",
-        class >> 8,
-        dev.vendor,
-        dev.device
-    );
-    if let Some(r) = rev {
-        text.push_str(&format!(" (rev {r:02x})"));
+fn hex(sysfs: &dyn Sysfs, address: &PciAddress, attr: &str) -> Option<u32> {
+    let b = sysfs.read(&paths::device_attr(address, attr)).ok()?;
+    let t = String::from_utf8_lossy(&b);
+    u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok()
+}
+
+impl Function {
+    pub(crate) fn read(sysfs: &dyn Sysfs, address: &PciAddress) -> Self {
+        let identity = device::read_identity(sysfs, address);
+        // `revision` (Linux ≥ 4.x), else byte 8 of config space.
+        let revision = hex(sysfs, address, "revision")
+            .and_then(|r| u8::try_from(r).ok())
+            .or_else(|| {
+                sysfs
+                    .read(&paths::device_attr(address, "config"))
+                    .ok()?
+                    .get(8)
+                    .copied()
+            });
+        Self {
+            address: *address,
+            vendor: identity.vendor,
+            device: identity.device,
+            class: hex(sysfs, address, "class"),
+            revision,
+        }
     }
-    (text, rev)
+
+    /// As `lspci -nn` describes it: `Ethernet controller [0200]: Intel Corporation
+    /// 82574L Gigabit Network Connection [8086:10d3] (rev 00)`.
+    pub(crate) fn describe(&self, ids: Option<&PciIds>) -> String {
+        let class = self.class.unwrap_or(0x00ff_ffff);
+        let class_name = ids
+            .and_then(|i| i.class_name(class))
+            .map_or_else(|| "Class".to_string(), str::to_string);
+        let vendor = ids.and_then(|i| i.vendor_name(self.vendor));
+        let product = ids.and_then(|i| i.device_name(self.vendor, self.device));
+        let name = match (vendor, product) {
+            (Some(v), Some(p)) => format!("{v} {p}"),
+            (Some(v), None) => format!("{v} Device"),
+            (None, _) => "Device".to_string(),
+        };
+        let mut text = format!(
+            "{class_name} [{:04x}]: {name} [{:04x}:{:04x}]",
+            class >> 8,
+            self.vendor,
+            self.device
+        );
+        if let Some(r) = self.revision {
+            text.push_str(&format!(" (rev {r:02x})"));
+        }
+        text
+    }
 }
 
 /// One member, for JSON.
@@ -244,37 +263,26 @@ pub fn groups(cli: &Cli, sysfs: &dyn Sysfs, args: &GroupsArgs, out: &mut dyn Wri
         );
     }
     let ids = load_ids(cli)?;
-    let known = lookup::pci_set(sysfs)?;
-    let is_known = |a: &PciAddress| known.contains(a);
     let mut shown: Vec<GroupJson> = Vec::new();
     for n in numbers
         .into_iter()
         .filter(|n| args.group.is_none_or(|g| g == *n))
     {
         let members = group_members(sysfs, n)?;
-        let devices = members
-            .iter()
-            .map(|a| device::read_device(sysfs, a, &is_known))
-            .collect::<hostdev_manager::Result<Vec<PciDevice>>>()?;
+        let functions: Vec<Function> = members.iter().map(|a| Function::read(sysfs, a)).collect();
         if let Some(f) = &filter {
-            if !devices.iter().any(|d| f.matches(d.class)) {
+            if !functions.iter().any(|d| f.matches(d.class)) {
                 continue;
             }
         }
-        let report = GroupReport::read(
-            sysfs,
-            &IommuGroup {
-                number: n,
-                members: members.clone(),
-            },
-        );
+        // Members in address order, as `functions`.
+        let report = GroupReport::read(sysfs, &IommuGroup { number: n, members });
         let mut json_members = Vec::new();
-        for d in &devices {
-            let (description, rev) = describe(sysfs, d, ids.as_ref());
+        for (d, m) in functions.iter().zip(&report.members) {
             let class = d.class.unwrap_or(0x00ff_ffff);
             json_members.push(MemberJson {
                 address: d.address,
-                name: d.nodedev_name(),
+                name: d.address.nodedev_name(),
                 class: d.class.map(|c| format!("0x{c:06x}")),
                 class_name: ids
                     .as_ref()
@@ -290,10 +298,10 @@ pub fn groups(cli: &Cli, sysfs: &dyn Sysfs, args: &GroupsArgs, out: &mut dyn Wri
                     .as_ref()
                     .and_then(|i| i.device_name(d.vendor, d.device))
                     .map(str::to_string),
-                revision: rev.map(|r| format!("0x{r:02x}")),
-                description,
-                driver: d.driver.clone(),
-                standing: standing(sysfs, &d.address),
+                revision: d.revision.map(|r| format!("0x{r:02x}")),
+                description: d.describe(ids.as_ref()),
+                driver: m.driver.clone(),
+                standing: m.standing,
             });
         }
         if !args.json {

@@ -11,14 +11,14 @@ use hostdev_manager::ops::{DetachOptions, Engine, PreflightReport, Standing, Tar
 use hostdev_manager::pci_ids::PciIds;
 use hostdev_manager::state::StateDir;
 use hostdev_manager::stub::{stub_kind, DriverRequest, StubKind};
-use hostdev_manager::{device, iommu, Sysfs};
+use hostdev_manager::{iommu, Sysfs};
 use pci_types::PciAddress;
 
 use crate::app::Backend;
 use crate::batch::print_plan;
 use crate::cli::{Cli, PreflightArgs};
-use crate::groups::{describe, load_ids};
-use crate::lookup::{self, pci_target};
+use crate::groups::{load_ids, Function};
+use crate::lookup::pci_target;
 use crate::output::{failure_message, print_failure, ReportedFailure};
 
 /// The engine a preflight runs: over the live kernel with its records, or over a
@@ -95,9 +95,7 @@ fn print_report(
         Ok(())
     };
     writeln!(out, "{}: {}", r.address.nodedev_name(), summary(r))?;
-    let known = lookup::pci_set(sysfs)?;
-    let dev = device::read_device(sysfs, &r.address, &|a: &PciAddress| known.contains(a))?;
-    let (text, _) = describe(sysfs, &dev, ids);
+    let text = Function::read(sysfs, &r.address).describe(ids);
     field(out, "device", &format!("{} {text}", r.address.short_name()))?;
     field(out, "driver", r.driver.as_deref().unwrap_or("no driver"))?;
     field(out, "IOMMU", &r.iommu.summary())?;
@@ -209,14 +207,12 @@ pub fn preflight(
             Ok(r) => {
                 failed |= r.verdict.is_blocked();
                 if args.json {
-                    let known = lookup::pci_set(sysfs)?;
-                    let dev = device::read_device(sysfs, &r.address, &|a: &PciAddress| {
-                        known.contains(a)
-                    })?;
                     let mut v = serde_json::to_value(&r)?;
                     v["device"] = name.as_str().into();
                     v["name"] = r.address.nodedev_name().into();
-                    v["description"] = describe(sysfs, &dev, ids.as_ref()).0.into();
+                    v["description"] = Function::read(sysfs, &r.address)
+                        .describe(ids.as_ref())
+                        .into();
                     v["ready"] = (!r.verdict.is_blocked()).into();
                     v["summary"] = summary(&r).into();
                     json.push(v);
