@@ -119,6 +119,25 @@ fn ready_device_plans_what_a_dry_run_plans_and_writes_nothing() {
     assert!(r.sim.writes().is_empty());
 }
 
+/// A kernel with one device on its host driver (and vfio-pci loaded, or only
+/// loadable), an engine over it, and the directory of its state.
+fn one_device(
+    driver: &str,
+    spec: DeviceSpec,
+    vfio_loaded: bool,
+) -> (SimKernel, Engine, tempfile::TempDir) {
+    let sim = SimKernel::new();
+    sim.load_driver(DriverSpec::host(driver, &[(spec.vendor, spec.device)]));
+    if vfio_loaded {
+        sim.load_driver(DriverSpec::vfio_pci());
+    }
+    sim.add_device(spec);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = sim.engine(StateDir::new(dir.path().join("state")));
+    sim.clear_log();
+    (sim, engine, dir)
+}
+
 /// Two functions of one card in one group (a GPU and its HDMI audio function).
 fn shared_group() -> (SimKernel, Engine, tempfile::TempDir) {
     let sim = SimKernel::new();
@@ -250,13 +269,10 @@ fn a_member_the_host_uses_blocks_the_group() {
 
 #[test]
 fn every_refusal_is_listed_where_detach_stops_at_the_first() {
-    let sim = SimKernel::new();
-    sim.load_driver(DriverSpec::host("igb", &[(0x8086, 0x10c9)]));
-    sim.load_driver(DriverSpec::vfio_pci());
     let mut pf = DeviceSpec::endpoint("0000:02:00.0", 0x8086, 0x10c9, 4);
     pf.total_vfs = 7;
     pf.num_vfs = 2;
-    sim.add_device(pf);
+    let (sim, engine, dir) = one_device("igb", pf, true);
     let dev = "/sys/devices/pci0000:00/0000:02:00.0";
     sim.add_link("/sys/class/net/eth0", &format!("{dev}/net/eth0"))
         .add_file(&format!("{dev}/net/eth0/flags"), "0x1003\n")
@@ -266,9 +282,6 @@ fn every_refusal_is_listed_where_detach_stops_at_the_first() {
         )
         .add_file("/sys/bus/pci/devices/0000:02:00.0/boot_vga", "1\n")
         .add_file(&format!("{dev}/drm/card0/dev"), "226:0\n");
-    let dir = tempfile::tempdir().unwrap();
-    let engine = sim.engine(StateDir::new(dir.path().join("state")));
-    sim.clear_log();
     let report = preflight(
         &sim,
         &engine,
@@ -292,15 +305,9 @@ fn every_refusal_is_listed_where_detach_stops_at_the_first() {
 
 #[test]
 fn no_iommu_group_is_blocked_and_says_how_to_enable_it() {
-    let sim = SimKernel::new();
-    sim.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
-    sim.load_driver(DriverSpec::vfio_pci());
     let mut lonely = DeviceSpec::endpoint("0000:03:00.0", 0x8086, 0x10d3, 0);
     lonely.iommu_group = None;
-    sim.add_device(lonely);
-    let dir = tempfile::tempdir().unwrap();
-    let engine = sim.engine(StateDir::new(dir.path().join("state")));
-    sim.clear_log();
+    let (sim, engine, dir) = one_device("e1000e", lonely, true);
     let report = preflight(
         &sim,
         &engine,
@@ -338,12 +345,8 @@ fn no_iommu_group_is_blocked_and_says_how_to_enable_it() {
 
 #[test]
 fn a_blacklisted_or_missing_stub_module_blocks() {
-    let sim = SimKernel::new();
-    sim.load_driver(DriverSpec::host("e1000e", &[(0x8086, 0x10d3)]));
-    sim.add_device(DeviceSpec::endpoint("0000:00:01.0", 0x8086, 0x10d3, 1));
-    let dir = tempfile::tempdir().unwrap();
-    let engine = sim.engine(StateDir::new(dir.path().join("state")));
-    sim.clear_log();
+    let nic = DeviceSpec::endpoint("0000:00:01.0", 0x8086, 0x10d3, 1);
+    let (sim, engine, dir) = one_device("e1000e", nic, false);
     // No modules.dep in this tree: not known, not blocked.
     let report = engine.preflight(addr("0000:00:01.0"), &vfio()).unwrap();
     assert_eq!(
