@@ -90,6 +90,29 @@ fn fixtures() -> Vec<PathBuf> {
     out
 }
 
+/// Every file, link and directory under `root`, with contents and link targets.
+fn tree_contents(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let t = e.file_type().unwrap();
+            let what = if t.is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if t.is_dir() {
+                stack.push(p.clone());
+                "dir".to_string()
+            } else {
+                format!("{:?}", std::fs::read(&p).unwrap())
+            };
+            out.push((p, what));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// `groups` and `preflight` (every PCI function, one after another), human and
 /// JSON, byte for byte against `tests/golden/<name>/`. preflight exits 1 exactly
 /// when some device is blocked.
@@ -105,6 +128,7 @@ fn check_readiness(name: &str, root: &Path) {
     }
     let pci = support::stdout_ok(root, &["-q", "list", "--cap", "pci"]);
     let devices: Vec<&str> = pci.lines().filter(|l| !l.is_empty()).collect();
+    let before = tree_contents(root);
     for (file, json) in [("preflight.txt", false), ("preflight.json", true)] {
         let mut args = vec!["preflight"];
         if json {
@@ -130,6 +154,9 @@ fn check_readiness(name: &str, root: &Path) {
             ));
         }
         failures.extend(support::check_golden(&golden.join(file), &stdout).err());
+    }
+    if tree_contents(root) != before {
+        failures.push(format!("{name}: preflight changed the snapshot directory"));
     }
     assert!(
         failures.is_empty(),
