@@ -432,3 +432,49 @@ fn a_device_held_through_vfio_cannot_move_even_forced() {
     );
     assert!(r.sim.writes().is_empty());
 }
+
+#[test]
+fn a_vfio_variant_driver_from_modules_alias_is_the_stub() {
+    let nic = DeviceSpec::endpoint("0000:00:01.0", 0x8086, 0x10d3, 1);
+    let (sim, engine, dir) = one_device("e1000e", nic, true);
+    sim.add_file(
+        "/lib/modules/6.1.0-sim/modules.alias",
+        "alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci\n\
+         alias vfio_pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e_vfio_pci\n",
+    )
+    .add_file(
+        "/lib/modules/6.1.0-sim/modules.dep",
+        "kernel/drivers/vfio/pci/e1000e-vfio-pci.ko: kernel/drivers/vfio/pci/vfio-pci-core.ko\n",
+    );
+    let report = preflight(
+        &sim,
+        &engine,
+        &dir.path().join("state"),
+        "0000:00:01.0",
+        &vfio(),
+    );
+    assert_eq!(report.target.name, "e1000e_vfio_pci");
+    assert!(report.target.variant);
+    assert_eq!(
+        report.target.status,
+        DriverStatus::Loadable {
+            module: "e1000e_vfio_pci".into()
+        }
+    );
+    assert_eq!(report.verdict, Verdict::Ready);
+    assert_eq!(
+        report.plan[0].writes[0].to_string(),
+        "write 'e1000e_vfio_pci' to /sys/bus/pci/devices/0000:00:01.0/driver_override"
+    );
+    let dry_run = engine.detach(addr("0000:00:01.0"), &dry(&vfio())).unwrap();
+    assert_eq!(plan_writes(&report.plan), plan_writes(&[dry_run]));
+    // Asked for by name, it is no variant.
+    let named = engine
+        .preflight(
+            addr("0000:00:01.0"),
+            &opts(Some("vfio-pci"), MethodChoice::Auto),
+        )
+        .unwrap();
+    assert_eq!(named.target.name, "vfio-pci");
+    assert!(!named.target.variant);
+}
