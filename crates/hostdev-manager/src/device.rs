@@ -113,18 +113,7 @@ pub struct Sriov {
     pub virtual_functions: Vec<PciAddress>,
 }
 
-/// A mediated device type under `mdev_supported_types`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct MdevType {
-    /// The type's directory name, e.g. `nvidia-11`.
-    pub id: String,
-    /// Its `name` attribute, if present.
-    pub name: Option<String>,
-    /// Its `device_api` attribute, e.g. `vfio-pci`.
-    pub device_api: String,
-    /// Its `available_instances` attribute.
-    pub available_instances: u32,
-}
+pub use crate::mdev::MdevType;
 
 impl PciDevice {
     /// libvirt's node-device name, `pci_0000_07_10_1`.
@@ -288,34 +277,7 @@ fn sriov(sysfs: &dyn Sysfs, address: &PciAddress) -> Result<Option<Sriov>> {
 }
 
 fn mdev_types(sysfs: &dyn Sysfs, address: &PciAddress) -> Result<Vec<MdevType>> {
-    let dir = paths::device_attr(address, "mdev_supported_types");
-    let Ok(mut ids) = sysfs.read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    kernfs_order(&mut ids);
-    let mut out = Vec::new();
-    for id in ids {
-        let tdir = dir.join(&id);
-        let attr = |name: &str| {
-            let p = tdir.join(name);
-            read_trimmed(sysfs, &p).map_err(|e| Error::read(&p, e))
-        };
-        let name = attr("name")?;
-        let device_api =
-            attr("device_api")?.ok_or_else(|| Error::parse(tdir.join("device_api"), b"missing"))?;
-        let instances_path = tdir.join("available_instances");
-        let instances = attr("available_instances")?.unwrap_or_default();
-        let available_instances = instances
-            .parse()
-            .map_err(|_| Error::parse(&instances_path, instances.as_bytes()))?;
-        out.push(MdevType {
-            id,
-            name,
-            device_api,
-            available_instances,
-        });
-    }
-    Ok(out)
+    crate::mdev::read_types(sysfs, &paths::device_dir(address))
 }
 
 fn vpd(sysfs: &dyn Sysfs, address: &PciAddress) -> Option<VpdResource> {

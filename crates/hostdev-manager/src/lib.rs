@@ -23,6 +23,10 @@
 //!   libvirt's udev node-device backend reads them.
 //! * [`net`], [`net_features`], [`system`]: the other node devices libvirt lists
 //!   next to PCI ones (`net_<ifname>_<mac>`, `computer`).
+//! * [`nodes`]: every node device libvirt lists, with its parent: the classes
+//!   of [`usb`], [`scsi`], [`storage`], [`drm`], [`mdev`], [`vdpa`] and
+//!   [`s390`], from what [`udev`] reads (sysfs and the udev database);
+//!   [`cnum`]: numbers read as libvirt reads them.
 //! * [`config`]: configuration-space parsing (header type, capabilities, PCIe links).
 //! * [`snapshot`]: the sysfs subset the tool reads, as a tar for bug reports, and
 //!   reading one back; [`resolve`], [`files`]: paths resolved inside a root, reads
@@ -36,36 +40,42 @@
 //! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
 
+pub mod cnum;
 pub mod config;
 mod confined;
 pub mod device;
+pub mod drm;
 mod error;
 pub mod files;
 pub mod iommu;
+pub mod mdev;
 pub mod modules;
 pub mod net;
 pub mod net_features;
+pub mod nodes;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;
 pub mod reset;
 pub mod resolve;
+pub mod s390;
+pub mod scsi;
 pub mod snapshot;
 pub mod state;
+pub mod storage;
 pub mod stub;
 pub mod sysfs;
 pub mod system;
+pub mod udev;
 pub mod usage;
+pub mod usb;
+pub mod vdpa;
 
 pub use device::{IommuGroup, MdevType, PciDevice, Sriov};
 pub use error::{Error, Result};
 pub use net::NetInterface;
 pub use sysfs::{RealSysfs, Sysfs};
 pub use system::SystemInfo;
-
-use std::collections::BTreeSet;
-
-use pci_types::PciAddress;
 
 /// A duration as people read it in messages: `100 ms`, `10 s`, `2.5 s`.
 pub fn human_duration(d: std::time::Duration) -> String {
@@ -82,39 +92,41 @@ pub fn human_duration(d: std::time::Duration) -> String {
 pub const COMPUTER: &str = "computer";
 
 /// libvirt's rule for node-device names: every character that is not an ASCII
-/// letter or digit becomes `_`.
+/// letter or digit becomes `_` — byte by byte, so a character of several
+/// UTF-8 bytes becomes as many `_`.
 pub fn sanitize_name(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+    sanitize_bytes(name.as_bytes())
+}
+
+/// [`sanitize_name`] of raw bytes (sysfs names and udev values are bytes).
+pub fn sanitize_bytes(name: &[u8]) -> String {
+    name.iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b)
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
-/// Every node device this tool knows on a host: the computer, its PCI functions
-/// and its network interfaces.
+/// Every node device this tool knows on a host: the computer and every device
+/// [`nodes::enumerate`] lists, read in full.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Inventory {
     /// The machine (`computer`).
     pub system: SystemInfo,
-    /// PCI functions, sorted by address.
-    pub pci: Vec<PciDevice>,
-    /// Network interfaces, sorted by name.
-    pub net: Vec<NetInterface>,
+    /// The other devices, and the ones libvirt would not list.
+    pub devices: nodes::Enumeration,
 }
 
 impl Inventory {
     /// Reads everything.
     pub fn read(sysfs: &dyn Sysfs) -> Result<Self> {
-        let addresses = device::list_addresses(sysfs)?;
-        let known: BTreeSet<PciAddress> = addresses.iter().copied().collect();
-        let is_known = |a: &PciAddress| known.contains(a);
-        let pci = addresses
-            .iter()
-            .map(|a| device::read_device(sysfs, a, &is_known))
-            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             system: system::read_system(sysfs),
-            net: net::list_interfaces(sysfs, &is_known),
-            pci,
+            devices: nodes::enumerate(sysfs, nodes::Detail::Full)?,
         })
     }
 }

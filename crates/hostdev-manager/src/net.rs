@@ -1,11 +1,14 @@
 //! Network interfaces, which libvirt lists as `net_<ifname>_<mac>` node devices
-//! under the PCI function that provides them.
+//! under the device that provides them (a PCI function, a USB interface, or
+//! `computer` for virtual ones).
+//!
+//! As libvirt's `udevGetDeviceType` and `udevProcessNetworkInterface`: an
+//! interface whose uevent names a `DEVTYPE` other than `wlan` (a bridge, VLAN,
+//! bond…) is not listed, nor one whose `operstate` is missing or not a state
+//! libvirt names.
 
 use std::path::{Path, PathBuf};
 
-use pci_types::PciAddress;
-
-use crate::device::pci_parent_of;
 use crate::paths;
 use crate::sysfs::{resolve_link, Sysfs};
 
@@ -16,9 +19,12 @@ pub struct NetInterface {
     pub name: String,
     /// Its real sysfs directory, e.g. `/sys/devices/pci0000:00/0000:00:01.0/net/enp1s0`.
     pub sysfs_path: PathBuf,
-    /// The PCI function it belongs to (`None`: libvirt's `computer`, e.g. `lo`).
-    pub parent: Option<PciAddress>,
-    /// The `address` attribute (MAC), as the kernel prints it.
+    /// The parent's node-device name: the nearest listed device above it
+    /// (`computer` for virtual interfaces such as `lo`); set by
+    /// [`crate::nodes::enumerate`].
+    pub parent: String,
+    /// The `address` attribute (MAC), as the kernel prints it; empty when there
+    /// is none.
     pub mac: String,
     /// `operstate` when it is one of the states libvirt names (`unknown` included).
     pub link_state: Option<String>,
@@ -37,13 +43,16 @@ impl NetInterface {
     /// libvirt's node-device name: `net_` + ifname + `_` + MAC, every character that
     /// is not an ASCII letter or digit replaced by `_`.
     pub fn nodedev_name(&self) -> String {
+        if self.mac.is_empty() {
+            // libvirt's name has no suffix when the address is empty.
+            return crate::sanitize_name(&format!("net_{}", self.name));
+        }
         crate::sanitize_name(&format!("net_{}_{}", self.name, self.mac))
     }
 
     /// The parent's node-device name.
     pub fn parent_name(&self) -> String {
-        self.parent
-            .map_or_else(|| crate::COMPUTER.to_string(), |p| p.nodedev_name())
+        self.parent.clone()
     }
 }
 
@@ -67,47 +76,71 @@ fn read_text(sysfs: &dyn Sysfs, path: &Path) -> Option<String> {
     )
 }
 
-/// Every interface in `/sys/class/net`, sorted by name.
-pub fn list_interfaces(
-    sysfs: &dyn Sysfs,
-    is_pci: &dyn Fn(&PciAddress) -> bool,
-) -> Vec<NetInterface> {
+/// Every interface in `/sys/class/net` libvirt lists, sorted by name, with
+/// their offload features; parents are left `computer` (the registry,
+/// [`crate::nodes::enumerate`], sets them).
+pub fn list_interfaces(sysfs: &dyn Sysfs) -> Vec<NetInterface> {
     let Ok(mut names) = sysfs.read_dir(Path::new(paths::CLASS_NET)) else {
         return Vec::new();
     };
     names.sort();
     names
         .into_iter()
-        .filter_map(|name| read_interface(sysfs, &name, is_pci))
+        .filter_map(|name| read_interface(sysfs, &name, true).ok())
         .collect()
 }
 
-/// Reads one interface; `None` if it vanished or is not a directory link.
+/// Reads one interface (`features`: also its offload features, which cost an
+/// ioctl each on a live system); `Err` says why libvirt does not list it.
 pub fn read_interface(
     sysfs: &dyn Sysfs,
     name: &str,
-    is_pci: &dyn Fn(&PciAddress) -> bool,
-) -> Option<NetInterface> {
-    if name.contains('/') || name == "." || name == ".." {
-        return None;
+    features: bool,
+) -> Result<NetInterface, String> {
+    if name.contains('/') || name == "." || name == ".." || name.is_empty() {
+        return Err("not an interface name".into());
     }
     let link = Path::new(paths::CLASS_NET).join(name);
     let sysfs_path = match sysfs.read_link(&link) {
         Ok(t) => resolve_link(&link, &t),
         Err(_) if sysfs.is_dir(&link) => link.clone(),
-        Err(_) => return None,
+        Err(_) => return Err("vanished".into()),
     };
     let attr = |a: &str| read_text(sysfs, &link.join(a));
-    let mac = attr("address").unwrap_or_default();
+    let uevent = sysfs.read(&link.join("uevent")).unwrap_or_default();
+    let devtype = crate::udev::parse_uevent(&uevent)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == b"DEVTYPE")
+        .map(|(_, v)| v);
+    let wireless = match devtype.as_deref() {
+        None => false,
+        Some(b"wlan") => true,
+        Some(other) => {
+            return Err(format!(
+                "DEVTYPE={} (libvirt lists only wired and wlan interfaces)",
+                crate::udev::lossy(other)
+            ))
+        }
+    };
+    // libvirt's udevGetStringSysfsAttr: control characters stripped, empty
+    // is none (and the name then has no address part).
+    let mac = crate::udev::sysattr(sysfs, &link, "address")
+        .and_then(crate::udev::libvirt_string)
+        .unwrap_or_default();
     // libvirt reads speed only when the link is up (drivers report nonsense otherwise).
-    let state = attr("operstate").unwrap_or_default();
-    let link_state = LINK_STATES.contains(&state.as_str()).then(|| state.clone());
+    let state = attr("operstate").ok_or("no operstate")?;
+    if !LINK_STATES.contains(&state.as_str()) {
+        return Err(format!("operstate '{state}' is not one libvirt knows"));
+    }
     let link_speed = if state == "up" {
         attr("speed").as_deref().and_then(libvirt_speed)
     } else {
         None
     };
-    let features = if sysfs.is_live() {
+    let features = if !features {
+        Vec::new()
+    } else if sysfs.is_live() {
         crate::net_features::live_features(sysfs, name)
     } else {
         attr(crate::net_features::FEATURES_FILE)
@@ -119,13 +152,12 @@ pub fn read_interface(
             })
             .unwrap_or_default()
     };
-    let wireless = attr("uevent").is_some_and(|u| u.lines().any(|l| l == "DEVTYPE=wlan"));
-    Some(NetInterface {
+    Ok(NetInterface {
         name: name.to_string(),
-        parent: pci_parent_of(&sysfs_path, is_pci),
+        parent: crate::COMPUTER.to_string(),
         sysfs_path,
         mac,
-        link_state,
+        link_state: Some(state),
         link_speed,
         features,
         subtype: if wireless { "80211" } else { "80203" },
@@ -171,13 +203,23 @@ mod tests {
             std::fs::write(dir.join(f), v).unwrap();
         }
         let sysfs = RealSysfs::with_root(root.path());
-        let i = read_interface(&sysfs, "eth0", &|_| false).unwrap();
+        let i = read_interface(&sysfs, "eth0", true).unwrap();
         assert_eq!(i.features, ["rx", "tx", "sg"]);
         assert_eq!(i.link_speed, Some(u32::MAX));
         // Without the file (an older snapshot): no features, as before.
         std::fs::remove_file(dir.join(FEATURES_FILE)).unwrap();
-        let i = read_interface(&sysfs, "eth0", &|_| false).unwrap();
+        let i = read_interface(&sysfs, "eth0", true).unwrap();
         assert!(i.features.is_empty());
+        // libvirt lists no bridge, and no interface with a state it cannot read.
+        std::fs::write(dir.join("uevent"), "DEVTYPE=bridge\nINTERFACE=eth0\n").unwrap();
+        assert!(read_interface(&sysfs, "eth0", true).is_err());
+        std::fs::write(dir.join("uevent"), "DEVTYPE=wlan\nINTERFACE=eth0\n").unwrap();
+        assert_eq!(
+            read_interface(&sysfs, "eth0", true).unwrap().subtype,
+            "80211"
+        );
+        std::fs::write(dir.join("operstate"), "sideways\n").unwrap();
+        assert!(read_interface(&sysfs, "eth0", true).is_err());
     }
 
     #[test]

@@ -2,14 +2,16 @@
 //!
 //! A user's device string is never joined onto a path: it is parsed into a
 //! [`PciAddress`] (whose sysfs name is then built from numbers), compared with the
-//! names of the interfaces listed in `/sys/class/net`, or matched to `computer`.
+//! names of the devices [`hostdev_manager::nodes::enumerate`] lists, or matched to
+//! `computer`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use hostdev_manager::{device, net, NetInterface, RealSysfs, Sysfs, COMPUTER};
+use hostdev_manager::nodes::{self, Detail, Node};
+use hostdev_manager::{device, RealSysfs, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
 use crate::output::{escape_controls, not_found};
@@ -60,8 +62,8 @@ pub enum Found {
     Computer,
     /// A PCI function.
     Pci(PciAddress),
-    /// A network interface.
-    Net(Box<NetInterface>),
+    /// Any other device: a network interface, a USB device, a disk…
+    Device(Box<Node>),
 }
 
 /// Every PCI address in the tree, as a set for parent lookups.
@@ -77,15 +79,17 @@ pub fn find(sysfs: &dyn Sysfs, name: &str) -> Result<Option<Found>> {
     if let Ok(address) = name.parse::<PciAddress>() {
         return Ok(device::exists(sysfs, &address).then_some(Found::Pci(address)));
     }
-    if name.starts_with("net_") {
-        let known = pci_set(sysfs)?;
-        let is_pci = |a: &PciAddress| known.contains(a);
-        return Ok(net::list_interfaces(sysfs, &is_pci)
-            .into_iter()
-            .find(|i| i.nodedev_name() == name)
-            .map(|i| Found::Net(Box::new(i))));
+    // Every other name is some class's "<subsystem>_…": a name without '_'
+    // matches nothing, and needs no enumeration.
+    if !name.contains('_') {
+        return Ok(None);
     }
-    Ok(None)
+    let all = nodes::enumerate(sysfs, Detail::AllButPci)?;
+    Ok(all
+        .nodes
+        .into_iter()
+        .find(|n| n.name == name && !matches!(n.kind, nodes::Kind::Pci { .. }))
+        .map(|n| Found::Device(Box::new(n))))
 }
 
 /// Finds a device; with `exact`, only by its exact node-device name, as virsh's
@@ -98,7 +102,7 @@ pub fn find_named(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<Option<F
     Ok(found.filter(|f| match f {
         Found::Computer => name == COMPUTER,
         Found::Pci(a) => a.nodedev_name() == name,
-        Found::Net(i) => i.nodedev_name() == name,
+        Found::Device(n) => n.name == name,
     }))
 }
 

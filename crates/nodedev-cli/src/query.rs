@@ -5,8 +5,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use hostdev_manager::nodes::{self, Detail, Kind};
 use hostdev_manager::stub::{self, StubKind};
-use hostdev_manager::{device, net, system, Sysfs, COMPUTER};
+use hostdev_manager::{device, system, Sysfs, COMPUTER};
 use pci_types::PciAddress;
 
 use crate::app::Backend;
@@ -17,37 +18,9 @@ use crate::output::{not_found, virsh_error};
 use crate::render::{self, Names};
 use crate::tree;
 
-/// The capability names virsh accepts for `--cap` (virNodeDevCapType).
-const VALID_CAPS: &[&str] = &[
-    "system",
-    "pci",
-    "usb_device",
-    "usb",
-    "net",
-    "scsi_host",
-    "scsi_target",
-    "scsi",
-    "storage",
-    "fc_host",
-    "vports",
-    "scsi_generic",
-    "drm",
-    "mdev_types",
-    "mdev",
-    "ccw",
-    "css",
-    "vdpa",
-    "ap_card",
-    "ap_queue",
-    "ap_matrix",
-    "vpd",
-    "ccwgroup",
-    "ccwgroup_member",
-];
-
 /// One row of the device list.
 #[derive(serde::Serialize)]
-struct Node {
+struct Row {
     name: String,
     parent: Option<String>,
     capabilities: Vec<&'static str>,
@@ -58,49 +31,28 @@ struct Node {
 }
 
 /// Every node device, sorted as virsh sorts (case-insensitively). Capabilities
-/// beyond the main one are looked up only when `full` (they cost file reads).
-fn nodes(sysfs: &dyn Sysfs, full: bool) -> Result<Vec<Node>> {
-    let known = lookup::pci_set(sysfs)?;
-    let is_pci = |a: &PciAddress| known.contains(a);
-    let mut out = vec![Node {
+/// beyond the main one of a PCI function are looked up only when `full` (they
+/// cost file reads).
+fn rows(sysfs: &dyn Sysfs, full: bool) -> Result<Vec<Row>> {
+    let detail = if full { Detail::Full } else { Detail::Names };
+    let all = nodes::enumerate(sysfs, detail)?;
+    let mut out = vec![Row {
         name: COMPUTER.to_string(),
         parent: None,
         capabilities: vec!["system"],
         address: None,
         driver: None,
     }];
-    for address in &known {
-        let path = device::sysfs_path(sysfs, address)?;
-        let mut capabilities = vec!["pci"];
-        let mut driver = None;
-        if full {
-            let dev = device::read_device(sysfs, address, &is_pci)?;
-            if !dev.mdev_types.is_empty() {
-                capabilities.push("mdev_types");
-            }
-            if dev.vpd.is_some() {
-                capabilities.push("vpd");
-            }
-            driver = dev.driver;
-        }
-        out.push(Node {
-            name: address.nodedev_name(),
-            parent: Some(
-                device::pci_parent_of(&path, &is_pci)
-                    .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name()),
-            ),
-            capabilities,
-            address: Some(*address),
-            driver,
-        });
-    }
-    for iface in net::list_interfaces(sysfs, &is_pci) {
-        out.push(Node {
-            name: iface.nodedev_name(),
-            parent: Some(iface.parent_name()),
-            capabilities: vec!["net"],
-            address: None,
-            driver: None,
+    for n in all.nodes {
+        out.push(Row {
+            capabilities: n.capabilities(),
+            address: match n.kind {
+                Kind::Pci { address, .. } => Some(address),
+                _ => None,
+            },
+            driver: n.driver,
+            parent: Some(n.parent),
+            name: n.name,
         });
     }
     out.sort_by(|a, b| virsh_name_order(&a.name, &b.name));
@@ -112,7 +64,7 @@ pub fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<(
         None => None,
         Some(caps) => {
             let caps: Vec<&str> = caps.split(',').collect();
-            if caps.iter().any(|c| !VALID_CAPS.contains(c)) {
+            if caps.iter().any(|c| !nodes::CAPABILITY_NAMES.contains(c)) {
                 return Err(virsh_error(&["Invalid capability type".to_string()]));
             }
             Some(caps)
@@ -122,7 +74,7 @@ pub fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<(
         || wanted
             .as_ref()
             .is_some_and(|w| w.iter().any(|c| *c == "mdev_types" || *c == "vpd"));
-    let mut rows = nodes(sysfs, needs_full)?;
+    let mut rows = rows(sysfs, needs_full)?;
     if args.inactive_only {
         rows.clear();
     }
@@ -184,22 +136,29 @@ pub fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<(
                 .map_or_else(|| COMPUTER.to_string(), |p| p.nodedev_name());
             (a.nodedev_name(), parent, "no", "no")
         }
-        Found::Net(i) => (i.nodedev_name(), i.parent_name(), "no", "no"),
+        Found::Device(n) => (n.name.clone(), n.parent.clone(), "no", "no"),
     };
     if args.json {
-        let details = match &found {
-            Found::Computer => serde_json::to_value(system::read_system(sysfs))?,
-            Found::Pci(a) => serde_json::to_value(device::read_device(sysfs, a, &is_pci)?)?,
-            Found::Net(i) => serde_json::to_value(i)?,
+        let (details, udev_entry) = match &found {
+            Found::Computer => (serde_json::to_value(system::read_system(sysfs))?, None),
+            Found::Pci(a) => (
+                serde_json::to_value(device::read_device(sysfs, a, &is_pci)?)?,
+                None,
+            ),
+            Found::Device(n) => (serde_json::to_value(n)?, n.udev.clone()),
         };
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "name": name,
             "parent": if parent.is_empty() { None } else { Some(&parent) },
             "active": true,
             "persistent": persistent == "yes",
             "autostart": autostart == "yes",
             "details": details,
+            "udev": udev_report(sysfs, udev_entry, matches!(found, Found::Computer))?,
         });
+        if doc["udev"].is_null() {
+            doc.as_object_mut().map(|o| o.remove("udev"));
+        }
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         out.write_all(b"\n")?;
         return Ok(());
@@ -210,6 +169,37 @@ pub fn info(sysfs: &dyn Sysfs, args: &InfoArgs, out: &mut dyn Write) -> Result<(
     writeln!(out, "{:<15} {}", "Persistent:", persistent)?;
     writeln!(out, "{:<15} {}", "Autostart:", autostart)?;
     Ok(())
+}
+
+/// What `info --json` says about the udev database: whether the tree has one
+/// (without it libvirt — and this tool — list no USB devices and no `sd*`/`sr*`
+/// disks), the device's own entry, and for `computer` every device of a listed
+/// class that is not listed, with the reason.
+fn udev_report(
+    sysfs: &dyn Sysfs,
+    entry: Option<hostdev_manager::udev::DbEntry>,
+    computer: bool,
+) -> Result<serde_json::Value> {
+    let database = hostdev_manager::udev::database_state(sysfs);
+    let mut v = serde_json::json!({
+        "database": database,
+        "database_path": hostdev_manager::udev::UDEV_DATA,
+    });
+    if database == hostdev_manager::udev::DatabaseState::Absent {
+        v["note"] = serde_json::json!(
+            "no udev database (no udevd): as libvirt, no USB device is listed (their ids come \
+             from udev), nor any disk but /dev/vd*, /dev/nvme* and /dev/dasd* ones (the drive \
+             type comes from udev), and no device has links"
+        );
+    }
+    if let Some(e) = entry {
+        v["entry"] = serde_json::to_value(e)?;
+    }
+    if computer {
+        let all = nodes::enumerate(sysfs, Detail::Names)?;
+        v["not_listed"] = serde_json::to_value(&all.dropped)?;
+    }
+    Ok(v)
 }
 
 pub fn xml_normalize(file: &Path, stdin: &mut dyn Read, out: &mut dyn Write) -> Result<()> {

@@ -4,11 +4,16 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use hostdev_manager::config::HeaderType;
+use hostdev_manager::nodes::{Kind, Node};
 use hostdev_manager::pci_ids::PciIds;
 use hostdev_manager::{device, system, Inventory, NetInterface, PciDevice, Sysfs, SystemInfo};
 use nodedev_xml::{
-    BridgeHeader, Capability, IdName, IommuGroup, MdevType, NetCapability, NetLink, NodeDevice,
-    PciCapability, PciExpress, SystemCapability, VirtFunctions,
+    ApCardCapability, ApMatrixCapability, ApQueueCapability, BridgeHeader, Capability, CcwAddress,
+    CssCapability, DevNode, DevNodeKind, DrmCapability, FcHost, FcRemotePort, IdName, IommuGroup,
+    MdevCapability, MdevType, NetCapability, NetLink, NodeDevice, PciCapability, PciExpress,
+    RemovableMedia, ScsiCapability, ScsiGenericCapability, ScsiHostCapability,
+    ScsiTargetCapability, StorageCapability, SystemCapability, UsbDeviceCapability,
+    UsbInterfaceCapability, VdpaCapability, VirtFunctions, VportOps,
 };
 use pci_types::PciAddress;
 
@@ -52,7 +57,7 @@ pub fn device_xml(sysfs: &dyn Sysfs, found: &Found, names: &Names) -> Result<Str
             let dev = device::read_device(sysfs, address, &|a: &PciAddress| known.contains(a))?;
             pci(&dev, names)
         }
-        Found::Net(iface) => net(iface),
+        Found::Device(node) => node_device(node, names),
     };
     Ok(doc.to_xml())
 }
@@ -60,8 +65,13 @@ pub fn device_xml(sysfs: &dyn Sysfs, found: &Found, names: &Names) -> Result<Str
 /// Every device's document, in virsh's list order (for `dumpxml --all`).
 pub fn inventory_xml(inventory: &Inventory, names: &Names) -> Vec<(String, String)> {
     let mut docs: Vec<(String, String)> = std::iter::once(computer(&inventory.system))
-        .chain(inventory.pci.iter().map(|d| pci(d, names)))
-        .chain(inventory.net.iter().map(net))
+        .chain(
+            inventory
+                .devices
+                .nodes
+                .iter()
+                .map(|n| node_device(n, names)),
+        )
         .map(|d| (d.name.clone(), d.to_xml()))
         .collect();
     docs.sort_by(|a, b| crate::lookup::virsh_name_order(&a.0, &b.0));
@@ -119,16 +129,7 @@ pub fn pci(dev: &PciDevice, names: &Names) -> NodeDevice {
             Some(HeaderType::CardbusBridge) => Some(BridgeHeader::CardbusBridge),
             _ => None,
         },
-        mdev_types: dev
-            .mdev_types
-            .iter()
-            .map(|t| MdevType {
-                id: t.id.clone(),
-                name: t.name.clone(),
-                device_api: t.device_api.clone(),
-                available_instances: t.available_instances,
-            })
-            .collect(),
+        mdev_types: mdev_types(&dev.mdev_types),
         vpd: dev.vpd.clone(),
         iommu_group: dev.iommu_group.as_ref().map(|g| IommuGroup {
             number: g.number,
@@ -150,22 +151,163 @@ pub fn pci(dev: &PciDevice, names: &Names) -> NodeDevice {
     }
 }
 
-fn net(iface: &NetInterface) -> NodeDevice {
-    NodeDevice {
-        name: iface.nodedev_name(),
-        path: Some(iface.sysfs_path.display().to_string()),
-        devnodes: Vec::new(),
-        parent: Some(iface.parent_name()),
-        driver: None,
-        capabilities: vec![Capability::Net(NetCapability {
-            interface: iface.name.clone(),
-            address: Some(iface.mac.clone()),
-            link: (iface.link_speed.is_some() || iface.link_state.is_some()).then(|| NetLink {
-                speed: iface.link_speed,
-                state: iface.link_state.clone(),
+fn net(iface: &NetInterface) -> Capability {
+    Capability::Net(NetCapability {
+        interface: iface.name.clone(),
+        address: (!iface.mac.is_empty()).then(|| iface.mac.clone()),
+        link: (iface.link_speed.is_some() || iface.link_state.is_some()).then(|| NetLink {
+            speed: iface.link_speed,
+            state: iface.link_state.clone(),
+        }),
+        features: iface.features.clone(),
+        subtype: Some(iface.subtype.to_string()),
+    })
+}
+
+fn mdev_types(types: &[hostdev_manager::MdevType]) -> Vec<MdevType> {
+    types
+        .iter()
+        .map(|t| MdevType {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            device_api: t.device_api.clone(),
+            available_instances: t.available_instances,
+        })
+        .collect()
+}
+
+fn ccw(a: &hostdev_manager::s390::CcwAddress) -> CcwAddress {
+    CcwAddress {
+        cssid: a.cssid,
+        ssid: a.ssid,
+        devno: a.devno,
+    }
+}
+
+/// The document of a device [`hostdev_manager::nodes`] lists (read with PCI
+/// details when it is a PCI function).
+pub fn node_device(node: &Node, names: &Names) -> NodeDevice {
+    let capability = match &node.kind {
+        Kind::Pci {
+            device: Some(d), ..
+        } => return pci(d, names),
+        Kind::Pci { address, .. } => {
+            unreachable!("{address}: a PCI function's document needs its details")
+        }
+        Kind::Net(i) => net(i),
+        Kind::UsbDevice(u) => Capability::UsbDevice(UsbDeviceCapability {
+            bus: u.bus,
+            device: u.device,
+            product: IdName {
+                id: u.product,
+                name: u.product_name.clone(),
+            },
+            vendor: IdName {
+                id: u.vendor,
+                name: u.vendor_name.clone(),
+            },
+        }),
+        Kind::Usb(u) => Capability::Usb(UsbInterfaceCapability {
+            number: u.number,
+            class: u.class,
+            subclass: u.subclass,
+            protocol: u.protocol,
+            description: None,
+        }),
+        Kind::ScsiHost(h) => Capability::ScsiHost(ScsiHostCapability {
+            host: h.host,
+            unique_id: h.unique_id.map(|u| u as u32),
+            fc_host: h.fc_host.as_ref().map(|f| FcHost {
+                wwnn: f.wwnn.clone(),
+                wwpn: f.wwpn.clone(),
+                fabric_wwn: f.fabric_wwn.clone(),
             }),
-            features: iface.features.clone(),
-            subtype: Some(iface.subtype.to_string()),
-        })],
+            vport_ops: h.vport_ops.as_ref().map(|v| VportOps {
+                max_vports: v.max_vports as u32,
+                vports: v.vports as u32,
+            }),
+        }),
+        Kind::ScsiTarget(t) => Capability::ScsiTarget(ScsiTargetCapability {
+            target: t.target.clone(),
+            fc_remote_port: t.fc_remote_port.as_ref().map(|r| FcRemotePort {
+                rport: r.rport.clone(),
+                wwpn: r.wwpn.clone(),
+            }),
+        }),
+        Kind::Scsi(d) => Capability::Scsi(ScsiCapability {
+            host: d.host,
+            bus: d.bus,
+            target: d.target,
+            lun: d.lun,
+            kind: d.kind.clone(),
+        }),
+        Kind::Storage(s) => Capability::Storage(Box::new(StorageCapability {
+            block: s.block.clone(),
+            bus: s.bus.clone(),
+            drive_type: Some(s.drive_type.clone()),
+            model: s.model.clone(),
+            vendor: s.vendor.clone(),
+            serial: s.serial.clone(),
+            removable: s.removable.then(|| RemovableMedia {
+                media_available: s.media_available,
+                media_size: s.media_size,
+                media_label: s.media_label.clone(),
+            }),
+            size: s.size,
+            logical_block_size: s.logical_block_size,
+            num_blocks: s.num_blocks,
+            hotpluggable: false,
+        })),
+        Kind::ScsiGeneric(g) => Capability::ScsiGeneric(ScsiGenericCapability {
+            char_dev: g.char_dev.clone(),
+        }),
+        Kind::Drm(t) => Capability::Drm(DrmCapability {
+            kind: t.as_str().to_string(),
+        }),
+        Kind::Mdev(m) => Capability::Mdev(MdevCapability {
+            type_id: m.type_id.clone(),
+            uuid: Some(m.uuid.clone()),
+            parent_addr: Some(m.parent_addr.clone()),
+            iommu_group: m.iommu_group,
+            attrs: Vec::new(),
+        }),
+        Kind::MdevTypes(p) => Capability::MdevTypes(mdev_types(&p.mdev_types)),
+        Kind::Ccw(a) => Capability::Ccw(ccw(a)),
+        Kind::Css(c) => Capability::Css(CssCapability {
+            address: ccw(&c.address),
+            channel_dev_addr: c.channel_dev_addr.as_ref().map(ccw),
+            mdev_types: mdev_types(&c.mdev_types),
+        }),
+        Kind::Vdpa(v) => Capability::Vdpa(VdpaCapability {
+            chardev: v.chardev.clone(),
+        }),
+        Kind::ApCard(a) => Capability::ApCard(ApCardCapability { adapter: *a }),
+        Kind::ApQueue(a, d) => Capability::ApQueue(ApQueueCapability {
+            adapter: *a,
+            domain: *d,
+        }),
+        Kind::ApMatrix(t) => Capability::ApMatrix(ApMatrixCapability {
+            mdev_types: mdev_types(t),
+        }),
+    };
+    let mut devnodes: Vec<DevNode> = node
+        .devnode
+        .iter()
+        .map(|p| DevNode {
+            kind: DevNodeKind::Dev,
+            path: p.clone(),
+        })
+        .collect();
+    devnodes.extend(node.devlinks.iter().map(|p| DevNode {
+        kind: DevNodeKind::Link,
+        path: p.clone(),
+    }));
+    NodeDevice {
+        name: node.name.clone(),
+        path: Some(node.sysfs_path.display().to_string()),
+        devnodes,
+        parent: Some(node.parent.clone()),
+        driver: node.driver.clone(),
+        capabilities: vec![capability],
     }
 }

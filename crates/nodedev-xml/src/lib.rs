@@ -65,6 +65,7 @@
 mod domain;
 mod model;
 mod parse;
+mod parse_classes;
 mod write;
 
 pub use domain::{

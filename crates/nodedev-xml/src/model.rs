@@ -49,6 +49,283 @@ pub enum Capability {
     Pci(Box<PciCapability>),
     /// `type='net'`.
     Net(NetCapability),
+    /// `type='usb_device'`.
+    UsbDevice(UsbDeviceCapability),
+    /// `type='usb'` (a USB interface).
+    Usb(UsbInterfaceCapability),
+    /// `type='scsi_host'`.
+    ScsiHost(ScsiHostCapability),
+    /// `type='scsi_target'`.
+    ScsiTarget(ScsiTargetCapability),
+    /// `type='scsi'`.
+    Scsi(ScsiCapability),
+    /// `type='storage'`.
+    Storage(Box<StorageCapability>),
+    /// `type='scsi_generic'`.
+    ScsiGeneric(ScsiGenericCapability),
+    /// `type='drm'`.
+    Drm(DrmCapability),
+    /// `type='mdev'`.
+    Mdev(MdevCapability),
+    /// `type='mdev_types'` as a device's own capability (a stand-alone parent
+    /// such as `mtty`): libvirt prints the types nested in a second
+    /// `<capability type='mdev_types'>`, which is what this holds.
+    MdevTypes(Vec<MdevType>),
+    /// `type='ccw'`.
+    Ccw(CcwAddress),
+    /// `type='css'`.
+    Css(CssCapability),
+    /// `type='vdpa'`.
+    Vdpa(VdpaCapability),
+    /// `type='ap_card'`.
+    ApCard(ApCardCapability),
+    /// `type='ap_queue'`.
+    ApQueue(ApQueueCapability),
+    /// `type='ap_matrix'`.
+    ApMatrix(ApMatrixCapability),
+}
+
+impl Capability {
+    /// The `type` attribute.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::System(_) => "system",
+            Self::Pci(_) => "pci",
+            Self::Net(_) => "net",
+            Self::UsbDevice(_) => "usb_device",
+            Self::Usb(_) => "usb",
+            Self::ScsiHost(_) => "scsi_host",
+            Self::ScsiTarget(_) => "scsi_target",
+            Self::Scsi(_) => "scsi",
+            Self::Storage(_) => "storage",
+            Self::ScsiGeneric(_) => "scsi_generic",
+            Self::Drm(_) => "drm",
+            Self::Mdev(_) => "mdev",
+            Self::MdevTypes(_) => "mdev_types",
+            Self::Ccw(_) => "ccw",
+            Self::Css(_) => "css",
+            Self::Vdpa(_) => "vdpa",
+            Self::ApCard(_) => "ap_card",
+            Self::ApQueue(_) => "ap_queue",
+            Self::ApMatrix(_) => "ap_matrix",
+        }
+    }
+}
+
+/// `<capability type='usb_device'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UsbDeviceCapability {
+    /// `<bus>` (printed `%d`).
+    pub bus: u32,
+    /// `<device>` (printed `%d`).
+    pub device: u32,
+    /// `<product id>`: unlike PCI's, libvirt writes an unnamed one `<product id='0x…' />`.
+    pub product: IdName,
+    /// `<vendor id>`.
+    pub vendor: IdName,
+}
+
+/// `<capability type='usb'>`: a USB interface.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UsbInterfaceCapability {
+    /// `<number>`.
+    pub number: u32,
+    /// `<class>`.
+    pub class: u32,
+    /// `<subclass>`.
+    pub subclass: u32,
+    /// `<protocol>`.
+    pub protocol: u32,
+    /// `<description>` (libvirt's udev backend never sets it).
+    pub description: Option<String>,
+}
+
+/// `<capability type='scsi_host'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScsiHostCapability {
+    /// `<host>`.
+    pub host: u32,
+    /// `<unique_id>` (printed when present).
+    pub unique_id: Option<u32>,
+    /// `<capability type='fc_host'>`.
+    pub fc_host: Option<FcHost>,
+    /// `<capability type='vport_ops'>`.
+    pub vport_ops: Option<VportOps>,
+}
+
+/// `<capability type='fc_host'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FcHost {
+    /// `<wwnn>`.
+    pub wwnn: String,
+    /// `<wwpn>`.
+    pub wwpn: String,
+    /// `<fabric_wwn>`.
+    pub fabric_wwn: Option<String>,
+}
+
+/// `<capability type='vport_ops'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VportOps {
+    /// `<max_vports>`.
+    pub max_vports: u32,
+    /// `<vports>`.
+    pub vports: u32,
+}
+
+/// `<capability type='scsi_target'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScsiTargetCapability {
+    /// `<target>`: the target's sysfs name.
+    pub target: String,
+    /// `<capability type='fc_remote_port'>`: (`<rport>`, `<wwpn>`).
+    pub fc_remote_port: Option<FcRemotePort>,
+}
+
+/// `<capability type='fc_remote_port'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FcRemotePort {
+    /// `<rport>`.
+    pub rport: String,
+    /// `<wwpn>`.
+    pub wwpn: String,
+}
+
+/// `<capability type='scsi'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScsiCapability {
+    /// `<host>`.
+    pub host: u32,
+    /// `<bus>`.
+    pub bus: u32,
+    /// `<target>`.
+    pub target: u32,
+    /// `<lun>`.
+    pub lun: u32,
+    /// `<type>` (`disk`, `cdrom`, …).
+    pub kind: Option<String>,
+}
+
+/// `<capability type='storage'>`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct StorageCapability {
+    /// `<block>`: the device node.
+    pub block: String,
+    /// `<bus>`.
+    pub bus: Option<String>,
+    /// `<drive_type>`.
+    pub drive_type: Option<String>,
+    /// `<model>`.
+    pub model: Option<String>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<serial>`.
+    pub serial: Option<String>,
+    /// `<capability type='removable'>`; `None` prints `<size>` instead.
+    pub removable: Option<RemovableMedia>,
+    /// `<size>` of a fixed disk.
+    pub size: u64,
+    /// `<logical_block_size>` (printed when not 0).
+    pub logical_block_size: u64,
+    /// `<num_blocks>` (printed when not 0).
+    pub num_blocks: u64,
+    /// `<capability type='hotpluggable'/>` (libvirt's udev backend never sets it).
+    pub hotpluggable: bool,
+}
+
+/// `<capability type='removable'>` of a storage device.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub struct RemovableMedia {
+    /// `<media_available>`.
+    pub media_available: bool,
+    /// `<media_size>`.
+    pub media_size: u64,
+    /// `<media_label>`.
+    pub media_label: Option<String>,
+}
+
+/// `<capability type='scsi_generic'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScsiGenericCapability {
+    /// `<char>`: the device node.
+    pub char_dev: String,
+}
+
+/// `<capability type='drm'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DrmCapability {
+    /// `<type>`: `primary`, `control` or `render`.
+    pub kind: String,
+}
+
+/// The DRM minor types libvirt names.
+pub const DRM_TYPES: [&str; 3] = ["primary", "control", "render"];
+
+/// `<capability type='mdev'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MdevCapability {
+    /// `<type id>`.
+    pub type_id: String,
+    /// `<uuid>`.
+    pub uuid: Option<String>,
+    /// `<parent_addr>`.
+    pub parent_addr: Option<String>,
+    /// `<iommuGroup number>`.
+    pub iommu_group: u32,
+    /// `<attr name value/>` (from mdevctl).
+    pub attrs: Vec<(String, String)>,
+}
+
+/// A channel-subsystem address (`<cssid>`, `<ssid>`, `<devno>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CcwAddress {
+    /// `<cssid>`.
+    pub cssid: u32,
+    /// `<ssid>`.
+    pub ssid: u32,
+    /// `<devno>`.
+    pub devno: u32,
+}
+
+/// `<capability type='css'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CssCapability {
+    /// The subchannel's address.
+    pub address: CcwAddress,
+    /// `<channel_dev_addr>`.
+    pub channel_dev_addr: Option<CcwAddress>,
+    /// `<capability type='mdev_types'>` (omitted when empty).
+    pub mdev_types: Vec<MdevType>,
+}
+
+/// `<capability type='vdpa'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct VdpaCapability {
+    /// `<chardev>`.
+    pub chardev: Option<String>,
+}
+
+/// `<capability type='ap_card'>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApCardCapability {
+    /// `<ap-adapter>` (0–255).
+    pub adapter: u32,
+}
+
+/// `<capability type='ap_queue'>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApQueueCapability {
+    /// `<ap-adapter>` (0–255).
+    pub adapter: u32,
+    /// `<ap-domain>` (0–255 in the schema; hardware has up to 0x00ff).
+    pub domain: u32,
+}
+
+/// `<capability type='ap_matrix'>`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApMatrixCapability {
+    /// `<capability type='mdev_types'>` (omitted when empty).
+    pub mdev_types: Vec<MdevType>,
 }
 
 /// `<product>` or `<vendor>`: an id and an optional name.

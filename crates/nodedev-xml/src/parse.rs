@@ -136,7 +136,7 @@ impl<'a> SeenNames<'a> {
 }
 
 /// Trims XML's white space (space, tab, CR, LF) only, not Unicode's.
-fn xml_trim(s: &str) -> &str {
+pub(crate) fn xml_trim(s: &str) -> &str {
     s.trim_matches([' ', '\t', '\r', '\n'])
 }
 
@@ -421,10 +421,10 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
 
 /// Where we are, for messages: `<device>/<capability type='pci'>/<bus>`.
 #[derive(Clone)]
-struct Ctx(String);
+pub(crate) struct Ctx(String);
 
 impl Ctx {
-    fn child(&self, el: &Element) -> Ctx {
+    pub(crate) fn child(&self, el: &Element) -> Ctx {
         let mut s = self.0.clone();
         if !s.is_empty() {
             s.push('/');
@@ -438,7 +438,7 @@ impl Ctx {
         Ctx(s)
     }
 
-    fn err(&self, msg: impl std::fmt::Display) -> XmlError {
+    pub(crate) fn err(&self, msg: impl std::fmt::Display) -> XmlError {
         XmlError::Invalid(format!("{}: {msg}", self.0))
     }
 }
@@ -452,7 +452,7 @@ impl Element {
     }
 
     /// Checks that only `allowed` attributes are present.
-    fn only_attrs(&self, ctx: &Ctx, allowed: &[&str]) -> Result<(), XmlError> {
+    pub(crate) fn only_attrs(&self, ctx: &Ctx, allowed: &[&str]) -> Result<(), XmlError> {
         match self
             .attrs
             .iter()
@@ -463,13 +463,13 @@ impl Element {
         }
     }
 
-    fn req_attr(&self, ctx: &Ctx, name: &str) -> Result<&str, XmlError> {
+    pub(crate) fn req_attr(&self, ctx: &Ctx, name: &str) -> Result<&str, XmlError> {
         self.attr(name)
             .ok_or_else(|| ctx.err(format!("missing attribute '{name}'")))
     }
 
     /// An element that holds only child elements (whitespace between them).
-    fn element_only(&self, ctx: &Ctx) -> Result<(), XmlError> {
+    pub(crate) fn element_only(&self, ctx: &Ctx) -> Result<(), XmlError> {
         if !xml_trim(&self.text).is_empty() {
             return Err(ctx.err(format!(
                 "unexpected text '{}'",
@@ -480,14 +480,14 @@ impl Element {
     }
 
     /// An element that holds only text.
-    fn text_only(&self, ctx: &Ctx) -> Result<&str, XmlError> {
+    pub(crate) fn text_only(&self, ctx: &Ctx) -> Result<&str, XmlError> {
         if let Some(c) = self.children.first() {
             return Err(ctx.child(c).err("unexpected element"));
         }
         Ok(&self.text)
     }
 
-    fn empty(&self, ctx: &Ctx) -> Result<(), XmlError> {
+    pub(crate) fn empty(&self, ctx: &Ctx) -> Result<(), XmlError> {
         self.element_only(ctx)?;
         if let Some(c) = self.children.first() {
             return Err(ctx
@@ -508,13 +508,13 @@ pub(crate) fn shorten(s: &str) -> String {
 }
 
 /// XPath `string()` of a text element, as libvirt reads it: empty → `None`.
-fn opt_text(t: &str) -> Option<String> {
+pub(crate) fn opt_text(t: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
 /// A child of libvirt's schema sequences: element name, and the attribute whose
 /// value picks it (`type='…'`), if any.
-type Slot = (
+pub(crate) type Slot = (
     &'static str,
     Option<(&'static str, &'static [&'static str])>,
 );
@@ -522,7 +522,7 @@ type Slot = (
 /// Children that libvirt's schema lists as a sequence must come in that order
 /// (any of them may be missing). Children not in `order` are left for
 /// [`Children::done`] to report.
-fn in_order(ctx: &Ctx, el: &Element, order: &[Slot]) -> Result<(), XmlError> {
+pub(crate) fn in_order(ctx: &Ctx, el: &Element, order: &[Slot]) -> Result<(), XmlError> {
     let rank = |c: &Element| {
         order.iter().position(|(name, attr)| {
             c.name == *name
@@ -546,14 +546,14 @@ fn in_order(ctx: &Ctx, el: &Element, order: &[Slot]) -> Result<(), XmlError> {
 }
 
 /// Required text that libvirt reads with XPath `string()`: empty is missing.
-fn required_text(ctx: &Ctx, el: &Element, what: &str) -> Result<String, XmlError> {
+pub(crate) fn required_text(ctx: &Ctx, el: &Element, what: &str) -> Result<String, XmlError> {
     let c = ctx.child(el);
     el.only_attrs(&c, &[])?;
     opt_text(el.text_only(&c)?).ok_or_else(|| c.err(format!("is empty: {what} is required")))
 }
 
 /// Values libvirt prints with `%d`: larger ones would come out negative.
-fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError> {
+pub(crate) fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError> {
     if v > i32::MAX as u32 {
         return Err(ctx.err(format!(
             "{what} {v} is out of range (libvirt prints it as a signed int; at most {})",
@@ -563,7 +563,7 @@ fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError> {
     Ok(v)
 }
 
-fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
+pub(crate) fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
     let t = xml_trim(s);
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ctx.err(format!(
@@ -575,14 +575,14 @@ fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
         .map_err(|_| ctx.err(format!("{what} '{}' is out of range", shorten(s))))
 }
 
-fn parse_int(ctx: &Ctx, what: &str, s: &str) -> Result<i32, XmlError> {
+pub(crate) fn parse_int(ctx: &Ctx, what: &str, s: &str) -> Result<i32, XmlError> {
     xml_trim(s)
         .parse()
         .map_err(|_| ctx.err(format!("{what} '{}' is not an integer", shorten(s))))
 }
 
 /// `hexuint` of basictypes.rng: `(0x)?[0-9a-f]+`.
-fn parse_hexuint(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
+pub(crate) fn parse_hexuint(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
     let digits = s.strip_prefix("0x").unwrap_or(s);
     if digits.is_empty()
         || !digits
@@ -623,13 +623,13 @@ fn parse_address(ctx: &Ctx, el: &Element) -> Result<PciAddress, XmlError> {
 }
 
 /// Takes children in document order, one kind at a time.
-struct Children<'a> {
+pub(crate) struct Children<'a> {
     ctx: Ctx,
     items: Vec<(&'a Element, bool)>,
 }
 
 impl<'a> Children<'a> {
-    fn new(ctx: &Ctx, el: &'a Element) -> Self {
+    pub(crate) fn new(ctx: &Ctx, el: &'a Element) -> Self {
         Self {
             ctx: ctx.clone(),
             items: el.children.iter().map(|c| (c, false)).collect(),
@@ -637,7 +637,7 @@ impl<'a> Children<'a> {
     }
 
     /// All children named `name` (and, when given, with `type='…'`).
-    fn all(&mut self, name: &str, kind: Option<&str>) -> Vec<&'a Element> {
+    pub(crate) fn all(&mut self, name: &str, kind: Option<&str>) -> Vec<&'a Element> {
         let mut out = Vec::new();
         for (el, used) in self.items.iter_mut() {
             if !*used && el.name == name && (kind.is_none() || el.attr("type") == kind) {
@@ -649,7 +649,11 @@ impl<'a> Children<'a> {
     }
 
     /// At most one.
-    fn opt(&mut self, name: &str, kind: Option<&str>) -> Result<Option<&'a Element>, XmlError> {
+    pub(crate) fn opt(
+        &mut self,
+        name: &str,
+        kind: Option<&str>,
+    ) -> Result<Option<&'a Element>, XmlError> {
         let found = self.all(name, kind);
         if found.len() > 1 {
             return Err(self.ctx.child(found[1]).err("appears more than once"));
@@ -658,7 +662,7 @@ impl<'a> Children<'a> {
     }
 
     /// Exactly one.
-    fn req(&mut self, name: &str, kind: Option<&str>) -> Result<&'a Element, XmlError> {
+    pub(crate) fn req(&mut self, name: &str, kind: Option<&str>) -> Result<&'a Element, XmlError> {
         self.opt(name, kind)?.ok_or_else(|| {
             let what = match kind {
                 Some(k) => format!("<{name} type='{k}'>"),
@@ -669,7 +673,7 @@ impl<'a> Children<'a> {
     }
 
     /// Fails on any child not taken.
-    fn done(self) -> Result<(), XmlError> {
+    pub(crate) fn done(self) -> Result<(), XmlError> {
         match self.items.iter().find(|(_, used)| !used) {
             Some((el, _)) => Err(self.ctx.child(el).err("unexpected element")),
             None => Ok(()),
@@ -795,14 +799,18 @@ fn capability(ctx: &Ctx, el: &Element) -> Result<Capability, XmlError> {
             el.only_attrs(&c, &["type"])?;
             net(&c, el).map(Capability::Net)
         }
-        other => Err(c.err(format!(
-            "capability type '{}' is not supported (nodedev-shim reads system, pci and net)",
-            shorten(other)
-        ))),
+        other => {
+            el.only_attrs(&c, &["type"])?;
+            crate::parse_classes::capability(&c, el, other)
+        }
     }
 }
 
-fn text_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<Option<String>, XmlError> {
+pub(crate) fn text_child(
+    ctx: &Ctx,
+    ch: &mut Children<'_>,
+    name: &str,
+) -> Result<Option<String>, XmlError> {
     match ch.opt(name, None)? {
         Some(e) => {
             let c = ctx.child(e);
@@ -874,7 +882,7 @@ fn system(ctx: &Ctx, el: &Element) -> Result<SystemCapability, XmlError> {
     })
 }
 
-fn id_name(ctx: &Ctx, el: &Element) -> Result<IdName, XmlError> {
+pub(crate) fn id_name(ctx: &Ctx, el: &Element) -> Result<IdName, XmlError> {
     let c = ctx.child(el);
     el.only_attrs(&c, &["id"])?;
     let id = parse_hexuint(&c, "id", el.req_attr(&c, "id")?)?;
@@ -884,7 +892,7 @@ fn id_name(ctx: &Ctx, el: &Element) -> Result<IdName, XmlError> {
     })
 }
 
-fn number_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<u32, XmlError> {
+pub(crate) fn number_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<u32, XmlError> {
     let e = ch.req(name, None)?;
     let c = ctx.child(e);
     e.only_attrs(&c, &[])?;
@@ -1069,7 +1077,7 @@ fn pci(ctx: &Ctx, el: &Element) -> Result<PciCapability, XmlError> {
     })
 }
 
-fn mdev_types(ctx: &Ctx, el: &Element) -> Result<Vec<MdevType>, XmlError> {
+pub(crate) fn mdev_types(ctx: &Ctx, el: &Element) -> Result<Vec<MdevType>, XmlError> {
     let c = ctx.child(el);
     el.only_attrs(&c, &["type"])?;
     let mut ch = Children::new(&c, el);

@@ -118,7 +118,11 @@ fn samples_validate_against_libvirts_schema_and_ours() {
 fn our_schema_rejects_what_we_reject() {
     let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xml-schemas/nodedev-shim.rng");
     for bad in [
-        "<device><name>x</name><capability type='usb_device'><bus>1</bus><device>2</device><product id='0x1'/><vendor id='0x2'/></capability></device>",
+        "<device><name>x</name><capability type='usb_device'><bus>1</bus><device>2</device><product id='0x1'/></capability></device>",
+        "<device><name>x</name><capability type='ccwgroup'><state>online</state></capability></device>",
+        "<device><name>x</name><capability type='storage'><block>/dev/sda</block></capability></device>",
+        "<device><name>x</name><capability type='drm'><type>secondary</type></capability></device>",
+        "<device><name>x</name><capability type='scsi_host'><host>0</host><capability type='fc_host'><wwnn>1</wwnn><wwpn>2</wwpn></capability></capability></device>",
         "<device><name>x</name><capability type='pci'><domain>0</domain><bus>0</bus><slot>0</slot><function>0</function><product id='0xZZ'/><vendor id='0x2'/></capability></device>",
         "<device><name>x</name><bogus/></device>",
         "<device><name>x</name></device>",
@@ -191,8 +195,12 @@ fn rejects_bad_documents_naming_the_problem() {
         "<device>/<bogus>: unexpected element",
     );
     reject(
+        "<device><name>x</name><capability type='ccwgroup'/></device>",
+        "capability type 'ccwgroup' is not a node-device capability libvirt 9.0 writes",
+    );
+    reject(
         "<device><name>x</name><capability type='usb_device'/></device>",
-        "capability type 'usb_device' is not supported",
+        "<device>/<capability type='usb_device'>: missing element <bus>",
     );
     reject(
         "<device><name>x</name><capability/></device>",

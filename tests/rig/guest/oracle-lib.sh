@@ -61,7 +61,12 @@ oracle_inventory() {
     V nodedev-list --cap "$cap" | grep . | while read -r d; do echo "$d $cap"; done >> out/o/pending-names.txt
   done
   cut -d' ' -f1 out/o/pending-names.txt | sort -u > out/o/pending-only-names.txt
-  grep -vxF -f out/o/pending-only-names.txt out/o/lv-list.txt > out/o/lv-list-known.txt
+  # (busybox grep prints nothing for an empty -f file: no pending names, no filter)
+  if [ -s out/o/pending-only-names.txt ]; then
+    grep -vxF -f out/o/pending-only-names.txt out/o/lv-list.txt > out/o/lv-list-known.txt
+  else
+    cp out/o/lv-list.txt out/o/lv-list-known.txt
+  fi
   verdict list out/o/lv-list-known.txt out/o/nd-list.txt
   $N virsh nodedev-list > out/o/ndv-list.txt 2>&1
   verdict virsh-mode-list out/o/lv-list-known.txt out/o/ndv-list.txt

@@ -182,8 +182,10 @@ pub fn snapshot_tar(data: &[u8]) -> Outcome {
     let sysfs: &dyn Sysfs = &snap;
     match Inventory::read(sysfs) {
         Ok(inventory) => {
-            for dev in &inventory.pci {
-                let _ = device::iommu_group(sysfs, &dev.address);
+            for node in &inventory.devices.nodes {
+                if let hostdev_manager::nodes::Kind::Pci { address, .. } = &node.kind {
+                    let _ = device::iommu_group(sysfs, address);
+                }
             }
         }
         Err(e) => assert_short_message(&e.to_string()),
