@@ -5,8 +5,13 @@
 # prefix of every result name), and runs from a directory holding out/,
 # tree.awk and oracle-pending.txt.
 ORACLE_TAG=${ORACLE_TAG:-oracle}
-matched=0 differed=0 known=0
-mkdir -p out/diffs out/o out/libvirt-xml
+# A second pass in the same run (oracle.sh's pass without udev) sets another
+# ORACLE_TAG; its diffs are named after it and its libvirt documents kept in
+# out/libvirt-xml-<tag> (the first pass: out/diffs/<check>.diff, out/libvirt-xml).
+ORACLE_XML_DIR=${ORACLE_XML_DIR:-out/libvirt-xml}
+ORACLE_DIFF_PREFIX=${ORACLE_DIFF_PREFIX:-}
+matched=${matched:-0} differed=${differed:-0} known=${known:-0}
+mkdir -p out/diffs out/o "$ORACLE_XML_DIR"
 # ---- helpers ----------------------------------------------------------------
 # The known differences (oracle-pending.txt): pending capabilities and checks.
 PENDING_CAPS=$(awk '$1 == "cap" {print $2}' ./oracle-pending.txt)
@@ -28,7 +33,7 @@ verdict() {
   if cmp -s "$v_a" "$v_b"; then
     pass "$ORACLE_TAG/$v_name"; matched=$((matched + 1)); return 0
   fi
-  v_diff="out/diffs/$(echo "$v_name" | tr '/ ' '__').diff"
+  v_diff="out/diffs/$(echo "$ORACLE_DIFF_PREFIX$v_name" | tr '/ ' '__').diff"
   diff -u "$v_a" "$v_b" > "$v_diff"
   sed -i "1s|.*|--- libvirt: $v_name|; 2s|.*|+++ nodedev: $v_name|" "$v_diff"
   [ -z "$v_why" ] && v_why=$(pending_check "$v_name")
@@ -52,6 +57,7 @@ state_of() { echo "driver=$(driver_of "$1") driver_override=$(ovr "$1")"; }
 # oracle_inventory: the listing (plain, --tree, --cap X for every name), then
 # nodedev-dumpxml and nodedev-info of every device libvirt lists.
 oracle_inventory() {
+  mkdir -p "$ORACLE_XML_DIR"
   # ---- the listing --------------------------------------------------------------
   V nodedev-list > out/o/lv-list.txt 2> out/o/lv-list.err
   $N list > out/o/nd-list.txt 2> out/o/nd-list.err
@@ -104,7 +110,7 @@ oracle_inventory() {
     V nodedev-dumpxml "$d" > out/o/lv.xml 2>&1
     $N dumpxml "$d" > out/o/nd.xml 2>&1
     verdict "${tag}dumpxml/$d" out/o/lv.xml out/o/nd.xml "$why"
-    cp out/o/lv.xml "out/libvirt-xml/$d.xml"
+    cp out/o/lv.xml "$ORACLE_XML_DIR/$d.xml"
     V nodedev-info "$d" > out/o/lv.info 2>&1
     $N virsh nodedev-info "$d" > out/o/nd.info 2>&1
     verdict "${tag}info/$d" out/o/lv.info out/o/nd.info "$why"
