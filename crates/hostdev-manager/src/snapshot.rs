@@ -222,7 +222,91 @@ impl Snapshot {
                 s.copy_file(sysfs, &Path::new(paths::DMI_ID).join(attr));
             }
         }
+        s.record_classes(sysfs, capture);
         s
+    }
+
+    /// Everything the device classes besides PCI read ([`crate::nodes`]: USB,
+    /// SCSI, storage, DRM, mdev, vDPA, s390, and their udev database entries),
+    /// captured by running the enumeration itself against a recorder: the
+    /// snapshot holds exactly what it read, links along the way included.
+    fn record_classes(&mut self, sysfs: &dyn Sysfs, capture: &Capture) {
+        let recorder = Recorder {
+            inner: sysfs,
+            log: std::sync::Mutex::new(Vec::new()),
+        };
+        // Names: PCI functions are not read beyond their links (copied above),
+        // and interfaces' features come from the kernel (copied above).
+        let _ = crate::nodes::enumerate(&recorder, crate::nodes::Detail::Names);
+        let log = recorder.log.into_inner().unwrap_or_else(|e| e.into_inner());
+        for (op, path) in log {
+            let secret = !capture.include_serials
+                && (DEVICE_ROOT_ONLY_ATTRS.contains(&crate::sysfs::base_name(&path))
+                    || path.starts_with(paths::DMI_ID));
+            match op {
+                Recorded::File(bytes) if !secret => {
+                    if let Some(real) = self.record_path(sysfs, &path, true, 0) {
+                        self.add(&real, Entry::File(bytes));
+                    }
+                }
+                Recorded::Link(target) => {
+                    if let Some(real) = self.record_path(sysfs, &path, false, 0) {
+                        self.add(&real, Entry::Symlink(target));
+                    }
+                }
+                Recorded::Dir => {
+                    if let Some(real) = self.record_path(sysfs, &path, true, 0) {
+                        self.add_dir(&real);
+                    }
+                }
+                Recorded::Exists => {
+                    if let Some(real) = self.record_path(sysfs, &path, true, 0) {
+                        if sysfs.is_dir(&real) {
+                            self.add_dir(&real);
+                        } else if !self.entries.contains_key(&real) {
+                            // Its content was not read (a write-only attribute,
+                            // a /dev node): an empty file says it exists.
+                            self.add(&real, Entry::File(Vec::new()));
+                        }
+                    }
+                }
+                Recorded::File(_) => {}
+            }
+        }
+    }
+
+    /// Records the links along `path` (and the last component's too, with
+    /// `follow_last`), and returns the path they lead to.
+    fn record_path(
+        &mut self,
+        sysfs: &dyn Sysfs,
+        path: &Path,
+        follow_last: bool,
+        depth: usize,
+    ) -> Option<PathBuf> {
+        if depth > 40 {
+            return None;
+        }
+        let parts: Vec<&OsStr> = path
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        let mut cur = PathBuf::from("/");
+        for (i, part) in parts.iter().enumerate() {
+            let next = cur.join(part);
+            let last = i + 1 == parts.len();
+            if (!last || follow_last) && sysfs.is_symlink(&next) {
+                let target = sysfs.read_link(&next).ok()?;
+                self.add(&next, Entry::Symlink(target.clone()));
+                cur = self.record_path(sysfs, &resolve_link(&next, &target), true, depth + 1)?;
+            } else {
+                cur = next;
+            }
+        }
+        Some(cur)
     }
 
     fn copy_device_dir(&mut self, sysfs: &dyn Sysfs, dir: &Path, capture: &Capture) {
@@ -332,6 +416,87 @@ impl Snapshot {
             }
         }
         builder.into_inner()
+    }
+}
+
+/// What the recorder saw succeed.
+enum Recorded {
+    File(Vec<u8>),
+    Link(PathBuf),
+    Dir,
+    Exists,
+}
+
+/// A [`Sysfs`] that answers from another and logs every successful read,
+/// for [`Snapshot::record_classes`]. It never writes.
+struct Recorder<'a> {
+    inner: &'a dyn Sysfs,
+    log: std::sync::Mutex<Vec<(Recorded, PathBuf)>>,
+}
+
+impl Recorder<'_> {
+    fn note(&self, r: Recorded, path: &Path) {
+        if let Ok(mut log) = self.log.lock() {
+            log.push((r, path.to_path_buf()));
+        }
+    }
+}
+
+impl Sysfs for Recorder<'_> {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let r = self.inner.read(path);
+        if let Ok(b) = &r {
+            self.note(Recorded::File(b.clone()), path);
+        }
+        r
+    }
+
+    fn write(&self, _path: &Path, _data: &[u8]) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(30))
+    }
+
+    fn write_at(&self, _path: &Path, _offset: u64, _data: &[u8]) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(30))
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        let r = self.inner.read_link(path);
+        if let Ok(t) = &r {
+            self.note(Recorded::Link(t.clone()), path);
+        }
+        r
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let r = self.inner.read_dir(path);
+        if r.is_ok() {
+            self.note(Recorded::Dir, path);
+        }
+        r
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let r = self.inner.exists(path);
+        if r {
+            self.note(Recorded::Exists, path);
+        }
+        r
+    }
+
+    fn is_symlink(&self, path: &Path) -> bool {
+        self.inner.is_symlink(path)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        let r = self.inner.is_dir(path);
+        if r {
+            self.note(Recorded::Dir, path);
+        }
+        r
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 }
 

@@ -181,6 +181,38 @@ fn snapshot_reads_back_the_same() {
 }
 
 #[test]
+fn a_snapshot_of_this_machine_reads_back_the_same() {
+    // The live /sys (and /run/udev, if any) of the machine running the tests,
+    // read only: every class the tool lists, read again from the snapshot.
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("host.tar");
+    let live = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_nodedev"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // With the serials: the DMI UUID is in `computer`'s document.
+    live(&["snapshot", "--include-serials", tar.to_str().unwrap()]);
+    let root = tar.to_str().unwrap();
+    for args in [
+        &["list", "--tree"][..],
+        &["dumpxml", "--all"],
+        &["list", "--cap", "storage"],
+    ] {
+        let mut from_snapshot = vec!["--root", root];
+        from_snapshot.extend_from_slice(args);
+        assert_eq!(live(&from_snapshot), live(args), "{args:?}");
+    }
+}
+
+#[test]
 fn lists_this_machine_read_only() {
     // The live /sys of the machine running the tests: reading only.
     let out = Command::new(env!("CARGO_BIN_EXE_nodedev"))

@@ -55,18 +55,42 @@ while [ ! -S /run/libvirt/libvirt-sock ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i
 V nodedev-list --cap system > out/o/virsh-ready.txt 2>&1 ||
   { fail oracle/setup "libvirtd did not answer: $(tail -n 3 /run/libvirtd.log 2>/dev/null | tr '\n' ' ')"; exit 1; }
 stamp libvirtd-up
-# For a script of your own (docs/testing.md): set-up only, V and $N ready.
+
+# links_up: links up, so that libvirt reads speeds (only an "up" link has one):
+# every interface but the multifunction slot's, which stays down for the other state.
+links_up() {
+  for i in /sys/class/net/*; do
+    case "$(basename "$(readlink "$i/device" 2>/dev/null)")" in 0000:00:05.*) continue;; esac
+    ip link set "$(basename "$i")" up 2>> out/o/ip.log
+  done
+  sleep 3
+}
+# without_udev: what a host with no udevd (a container, a minimal host) looks
+# like: udevd stops and its database is hidden from both tools (a tmpfs over
+# /run/udev, in the guest and in the chroot), and libvirtd starts again to
+# enumerate without it. Fails (status 1) when libvirtd does not answer.
+without_udev() {
+  inlv /bin/udevadm control --exit 2>/dev/null
+  mount -t tmpfs tmpfs /run/udev && mount -t tmpfs tmpfs $LV/run/udev
+  if [ -e /run/udev/data ] || [ -e $LV/run/udev/data ]; then
+    echo "the udev database is still visible"; return 1
+  fi
+  kill "$(cat /run/libvirtd.pid)" 2>/dev/null
+  wu_i=0
+  while [ -S /run/libvirt/libvirt-sock ] && [ $wu_i -lt 150 ]; do sleep 0.2; wu_i=$((wu_i + 1)); done
+  inlv /usr/sbin/libvirtd -d
+  wu_i=0
+  while [ ! -S /run/libvirt/libvirt-sock ] && [ $wu_i -lt 300 ]; do sleep 0.2; wu_i=$((wu_i + 1)); done
+  V nodedev-list --cap system > out/o/virsh-ready.txt 2>&1 ||
+    { echo "libvirtd did not answer again: $(tail -n 3 /run/libvirtd.log 2>/dev/null | tr '\n' ' ')"; return 1; }
+}
+# For a script of your own (docs/testing.md, guest/capture-classes.sh): set-up
+# only; V, $N, links_up and without_udev ready.
 [ -n "${ORACLE_ONLY_SETUP:-}" ] && return 0
 
 . ./oracle-lib.sh
 
-# Links up, so that libvirt reads speeds (only an "up" link has one): every
-# interface but the multifunction slot's, which stays down for the other state.
-for i in /sys/class/net/*; do
-  case "$(basename "$(readlink "$i/device" 2>/dev/null)")" in 0000:00:05.*) continue;; esac
-  ip link set "$(basename "$i")" up 2>> out/o/ip.log
-done
-sleep 3
+links_up
 
 oracle_inventory
 stamp devices
@@ -155,28 +179,13 @@ same detach-bridge 0000:00:10.0 nodedev-detach pci_0000_00_10_0
 stamp through-libvirt
 
 # ---- without udev: what libvirt lists on a host with no udevd -----------------
-# (a container, a minimal host): udevd stops and its database is hidden from both
-# tools (a tmpfs over /run/udev, in the guest and in the chroot), libvirtd starts
-# again and enumerates without it; then the same comparisons. libvirt drops every
-# USB device and every sd*/sr* disk then, and nothing has links.
-inlv /bin/udevadm control --exit 2>/dev/null
-mount -t tmpfs tmpfs /run/udev && mount -t tmpfs tmpfs $LV/run/udev
-if [ -e /run/udev/data ] || [ -e $LV/run/udev/data ]; then
-  fail oracle-noudev/setup "the udev database is still visible"; differed=$((differed + 1))
+# libvirt drops every USB device and every sd*/sr* disk then, and nothing has links.
+if why=$(without_udev); then
+  ORACLE_TAG=oracle-noudev ORACLE_XML_DIR=out/libvirt-xml-noudev ORACLE_DIFF_PREFIX=oracle-noudev/
+  oracle_inventory
+  ORACLE_TAG=oracle ORACLE_XML_DIR=out/libvirt-xml ORACLE_DIFF_PREFIX=
 else
-  kill "$(cat /run/libvirtd.pid)" 2>/dev/null
-  i=0
-  while [ -S /run/libvirt/libvirt-sock ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i + 1)); done
-  inlv /usr/sbin/libvirtd -d
-  i=0
-  while [ ! -S /run/libvirt/libvirt-sock ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
-  if V nodedev-list --cap system > out/o/virsh-ready.txt 2>&1; then
-    ORACLE_TAG=oracle-noudev ORACLE_XML_DIR=out/libvirt-xml-noudev ORACLE_DIFF_PREFIX=oracle-noudev/
-    oracle_inventory
-    ORACLE_TAG=oracle ORACLE_XML_DIR=out/libvirt-xml ORACLE_DIFF_PREFIX=
-  else
-    fail oracle-noudev/setup "libvirtd did not answer again: $(tail -n 3 /run/libvirtd.log 2>/dev/null | tr '\n' ' ')"; differed=$((differed + 1))
-  fi
+  fail oracle-noudev/setup "$why"; differed=$((differed + 1))
 fi
 stamp without-udev
 
