@@ -553,6 +553,339 @@ fn handmade_old_kernel_unprivileged() {
     check_scenario("handmade-old-kernel", t.path());
 }
 
+/// A Fibre Channel HBA with NPIV, laid out as the kernel lays out a qla2xxx
+/// port: `host12` with its `scsi_host` and `fc_host` class devices (WWNs,
+/// `vport_create`), a remote port `rport-12:0-0` with a target, a LUN, its
+/// disk (and a partition, not listed) and its SCSI generic node, and a vport
+/// (`host13`, a vHBA: `fc_host` without `vport_create`). No QEMU device shows
+/// FC. Checked against libvirt's tests/nodedevschemadata/hba_vport_ops.xml
+/// and scsi_target1_0_0.xml (element for element).
+#[test]
+fn handmade_fc_npiv() {
+    let t = Tree::new();
+    let port = Function {
+        config: config(0x8086, 0x3c04, 0x060400, 1, 256),
+        driver: Some("pcieport"),
+        ..Function::new("0000:00:03.2", 0x8086, 0x3c04, 0x060400)
+    };
+    let hba = Function {
+        parent: Some("0000:00:03.2"),
+        driver: Some("qla2xxx"),
+        ..Function::new("0000:06:00.1", 0x1077, 0x2031, 0x0c0400)
+    };
+    t.add(&port).add(&hba);
+    let h = "/sys/devices/pci0000:00/0000:00:03.2/0000:06:00.1/host12";
+    let fc_attrs = |dir: &str, port: &str, node: &str| {
+        t.attrs(
+            dir,
+            &[
+                ("port_name", port),
+                ("node_name", node),
+                ("fabric_name", "0x2001547feebe79c1"),
+                ("port_state", "Online"),
+                ("max_npiv_vports", "254"),
+                ("npiv_vports_inuse", "1"),
+            ],
+        );
+    };
+    t.device(h, "/sys/bus/scsi", "DEVTYPE=scsi_host\n")
+        .device(&format!("{h}/scsi_host/host12"), "/sys/class/scsi_host", "")
+        .attrs(
+            &format!("{h}/scsi_host/host12"),
+            &[("unique_id", "12"), ("proc_name", "qla2xxx")],
+        )
+        .device(&format!("{h}/fc_host/host12"), "/sys/class/fc_host", "");
+    fc_attrs(
+        &format!("{h}/fc_host/host12"),
+        "0x2001f4e9d4eb02c9",
+        "0x2000f4e9d4eb02c9",
+    );
+    t.file(format!("{h}/fc_host/host12/vport_create"), b"");
+    let rport = format!("{h}/rport-12:0-0");
+    t.file(format!("{rport}/uevent"), b"");
+    t.device(
+        &format!("{rport}/fc_remote_ports/rport-12:0-0"),
+        "/sys/class/fc_remote_ports",
+        "",
+    )
+    .attrs(
+        &format!("{rport}/fc_remote_ports/rport-12:0-0"),
+        &[("port_name", "0x9d73bc45f0e21a86"), ("roles", "FCP Target")],
+    );
+    let target = format!("{rport}/target12:0:0");
+    let lun = format!("{target}/12:0:0:0");
+    t.device(&target, "/sys/bus/scsi", "DEVTYPE=scsi_target\n")
+        .device(
+            &lun,
+            "/sys/bus/scsi",
+            "DEVTYPE=scsi_device\nDRIVER=sd\nMODALIAS=scsi:t-0x00\n",
+        )
+        .attrs(
+            &lun,
+            &[
+                ("type", "0"),
+                ("vendor", "HITACHI "),
+                ("model", "OPEN-V          "),
+            ],
+        )
+        .bind(&lun, "scsi", "sd");
+    let disk = format!("{lun}/block/sdb");
+    t.device(
+        &disk,
+        "/sys/class/block",
+        "MAJOR=8\nMINOR=16\nDEVNAME=sdb\nDEVTYPE=disk\nDISKSEQ=3\n",
+    )
+    .attrs(
+        &disk,
+        &[
+            ("size", "209715200"),
+            ("removable", "0"),
+            ("queue/logical_block_size", "512"),
+        ],
+    );
+    t.link(format!("{disk}/device"), &lun);
+    t.device(
+        &format!("{disk}/sdb1"),
+        "/sys/class/block",
+        "MAJOR=8\nMINOR=17\nDEVNAME=sdb1\nDEVTYPE=partition\nPARTN=1\n",
+    );
+    t.udev_db(
+        "b8:16",
+        "S:disk/by-path/pci-0000:06:00.1-fc-0x9d73bc45f0e21a86-lun-0\n\
+         S:disk/by-id/scsi-360060e8007e2e2000030e2e200001234\n\
+         S:disk/by-id/wwn-0x60060e8007e2e2000030e2e200001234\n\
+         I:4120321\nE:ID_SCSI=1\nE:ID_VENDOR=HITACHI\nE:ID_MODEL=OPEN-V\nE:ID_TYPE=disk\n\
+         E:ID_BUS=scsi\nE:ID_SERIAL=360060e8007e2e2000030e2e200001234\n\
+         E:ID_PATH=pci-0000:06:00.1-fc-0x9d73bc45f0e21a86-lun-0\nG:systemd\nQ:systemd\nV:1\n",
+    )
+    .udev_db(
+        "b8:17",
+        "S:disk/by-partuuid/1234\nE:ID_TYPE=disk\nE:ID_PART_ENTRY_NUMBER=1\n",
+    );
+    t.device(
+        &format!("{lun}/scsi_generic/sg1"),
+        "/sys/class/scsi_generic",
+        "MAJOR=21\nMINOR=1\nDEVNAME=sg1\n",
+    );
+    // The vport: a vHBA under the port's vport device.
+    let vport = format!("{h}/vport-12:0-0");
+    t.file(format!("{vport}/uevent"), b"");
+    let h13 = format!("{vport}/host13");
+    t.device(&h13, "/sys/bus/scsi", "DEVTYPE=scsi_host\n")
+        .device(
+            &format!("{h13}/scsi_host/host13"),
+            "/sys/class/scsi_host",
+            "",
+        )
+        .attrs(&format!("{h13}/scsi_host/host13"), &[("unique_id", "13")])
+        .device(&format!("{h13}/fc_host/host13"), "/sys/class/fc_host", "");
+    fc_attrs(
+        &format!("{h13}/fc_host/host13"),
+        "0x5001a4a93526d0a1",
+        "0x5001a4ace3ee047d",
+    );
+    check_scenario("handmade-fc-npiv", t.path());
+}
+
+/// Mediated devices and vDPA, laid out as the kernel lays them out: an i915
+/// GPU with GVT-g types and an active mdev (`mdev_<uuid>_0000_00_02_0`), the
+/// `mtty` sample parent (a device whose own capability is `mdev_types`) with an
+/// active mdev and one whose IOMMU group is gone (not listed), and vDPA
+/// simulators: bound to vhost_vdpa (`/dev/vhost-vdpa-0`), to virtio_vdpa (no
+/// chardev), and bound to vhost_vdpa with its /dev node missing (not
+/// listed). No QEMU device offers mdev types or vDPA. Checked against libvirt's
+/// tests/nodedevmdevctldata/mdevctl-list-multiple.out.xml (the mdev element
+/// order, the parent-address suffix) and pci_0000_02_10_7_mdev_types.xml.
+#[test]
+fn handmade_mdev_and_vdpa() {
+    let t = Tree::new();
+    let gpu = Function {
+        driver: Some("i915"),
+        iommu_group: Some(1),
+        mdev_types: vec![
+            ("i915-GVTg_V5_4", None, "vfio-pci", 1),
+            ("i915-GVTg_V5_8", Some("GVTg_V5_8"), "vfio-pci", 2),
+        ],
+        ..Function::new("0000:00:02.0", 0x8086, 0x3e92, 0x030000)
+    };
+    t.add(&gpu);
+    let g = "/sys/devices/pci0000:00/0000:00:02.0";
+    t.link("/sys/class/mdev_bus/0000:00:02.0", g);
+    let mdev = |parent: &str, uuid: &str, mtype: &str, group: Option<u32>| {
+        let dir = format!("{parent}/{uuid}");
+        t.device(&dir, "/sys/bus/mdev", &format!("MDEV_TYPE={mtype}\n"))
+            .bind(&dir, "mdev", "vfio_mdev");
+        t.link(
+            format!("{dir}/mdev_type"),
+            format!("{parent}/mdev_supported_types/{mtype}"),
+        );
+        if let Some(n) = group {
+            let gdir = format!("/sys/kernel/iommu_groups/{n}");
+            t.link(format!("{dir}/iommu_group"), &gdir);
+            t.link(format!("{gdir}/devices/{uuid}"), &dir);
+        }
+    };
+    mdev(
+        g,
+        "200f228a-c80a-4d50-bfb7-f5a0e4e34045",
+        "i915-GVTg_V5_4",
+        Some(0),
+    );
+    let m = "/sys/devices/virtual/mtty/mtty";
+    t.device(m, "/sys/class/mtty", "");
+    for (id, name, n) in [
+        ("mtty-1", "Single port serial", "24"),
+        ("mtty-2", "Dual-port serial", "12"),
+    ] {
+        t.attrs(
+            &format!("{m}/mdev_supported_types/{id}"),
+            &[
+                ("name", name),
+                ("device_api", "vfio-pci"),
+                ("available_instances", n),
+            ],
+        );
+    }
+    t.link("/sys/class/mdev_bus/mtty", m);
+    mdev(
+        m,
+        "3627463d-b7f0-4fea-b468-f1da537d301b",
+        "mtty-1",
+        Some(12),
+    );
+    mdev(m, "5f3ac7c4-60bc-44ba-9d66-d1b2f4e1a0b7", "mtty-2", None);
+    for (n, driver, node) in [
+        (0, "vhost_vdpa", true),
+        (1, "virtio_vdpa", false),
+        (2, "vhost_vdpa", false),
+    ] {
+        let dir = format!("/sys/devices/vdpa{n}");
+        t.device(&dir, "/sys/bus/vdpa", "MODALIAS=vdpa:v00000001d00000001\n")
+            .bind(&dir, "vdpa", driver);
+        if driver == "vhost_vdpa" {
+            t.file(
+                format!("{dir}/vhost-vdpa-{n}/dev"),
+                format!("506:{n}\n").as_bytes(),
+            );
+            t.file(format!("{dir}/vhost-vdpa-{n}/uevent"), b"");
+            if node {
+                t.file(format!("/dev/vhost-vdpa-{n}"), b"");
+            }
+        } else {
+            t.device(
+                &format!("{dir}/virtio3"),
+                "/sys/bus/virtio",
+                "MODALIAS=virtio:d00000001v00000000\n",
+            );
+        }
+    }
+    check_scenario("handmade-mdev-vdpa", t.path());
+}
+
+/// The s390 classes, laid out as an s390x kernel lays them out: the channel
+/// subsystem (`css0`) with an I/O subchannel and its online DASD-like device,
+/// an offline device (libvirt 9.0 does not list it), a vfio-ccw subchannel
+/// with its mdev type and an active mdev (`…_0_0_0052`), a CHSC subchannel
+/// (not listed), an AP card with a queue bound to vfio_ap, and the vfio-ap
+/// matrix with its type and an active mdev (`…_matrix`). Checked against
+/// libvirt's tests/nodedevschemadata ccw_0_0_ffff.xml,
+/// css_0_0_fffe_mdev_types_channel_dev_addr.xml, ap_card07.xml,
+/// ap_07_0038.xml, ap_matrix_mdev_types.xml and
+/// tests/nodedevmdevctldata/mdevctl-list-multiple.out.xml.
+#[test]
+fn handmade_s390() {
+    let t = Tree::new();
+    t.file("/sys/devices/css0/uevent", b"");
+    let sch = |id: &str, driver: &str, busid: &str| {
+        let dir = format!("/sys/devices/css0/{id}");
+        t.device(
+            &dir,
+            "/sys/bus/css",
+            &format!("DRIVER={driver}\nST=0\nMODALIAS=css:t0\n"),
+        )
+        .attrs(&dir, &[("dev_busid", busid), ("type", "0")])
+        .bind(&dir, "css", driver);
+        dir
+    };
+    let io = sch("0.0.0000", "io_subchannel", "0.0.0815");
+    t.device(
+        &format!("{io}/0.0.0815"),
+        "/sys/bus/ccw",
+        "DRIVER=dasd-eckd\nCU_TYPE=3990\nMODALIAS=ccw:t3990m00dt3390dm0A\n",
+    )
+    .attrs(
+        &format!("{io}/0.0.0815"),
+        &[("online", "1"), ("cutype", "3990/00")],
+    )
+    .bind(&format!("{io}/0.0.0815"), "ccw", "dasd-eckd");
+    let io2 = sch("0.0.0001", "io_subchannel", "0.0.0816");
+    t.device(&format!("{io2}/0.0.0816"), "/sys/bus/ccw", "CU_TYPE=3990\n")
+        .attrs(&format!("{io2}/0.0.0816"), &[("online", "0")]);
+    let vfio = sch("0.0.0052", "vfio_ccw", "none");
+    t.attrs(
+        &format!("{vfio}/mdev_supported_types/vfio_ccw-io"),
+        &[
+            ("name", "I/O subchannel (Non-QDIO)"),
+            ("device_api", "vfio-ccw"),
+            ("available_instances", "0"),
+        ],
+    );
+    t.link("/sys/class/mdev_bus/0.0.0052", &vfio);
+    let mdev = |parent: &str, uuid: &str, mtype: &str, group: u32| {
+        let dir = format!("{parent}/{uuid}");
+        t.device(&dir, "/sys/bus/mdev", &format!("MDEV_TYPE={mtype}\n"))
+            .bind(&dir, "mdev", "vfio_mdev");
+        t.link(
+            format!("{dir}/mdev_type"),
+            format!("{parent}/mdev_supported_types/{mtype}"),
+        );
+        let gdir = format!("/sys/kernel/iommu_groups/{group}");
+        t.link(format!("{dir}/iommu_group"), &gdir);
+        t.link(format!("{gdir}/devices/{uuid}"), &dir);
+    };
+    mdev(
+        &vfio,
+        "cc000052-9b13-9b13-9b13-cc23009b1326",
+        "vfio_ccw-io",
+        0,
+    );
+    sch("0.0.ff00", "chsc_subchannel", "none");
+    t.file("/sys/devices/ap/uevent", b"");
+    let card = "/sys/devices/ap/card07";
+    t.device(
+        card,
+        "/sys/bus/ap",
+        "DEVTYPE=ap_card\nDRIVER=cex4card\nMODALIAS=ap:t11\n",
+    )
+    .attrs(card, &[("hwtype", "11"), ("online", "1")])
+    .bind(card, "ap", "cex4card");
+    let queue = format!("{card}/07.0038");
+    t.device(
+        &queue,
+        "/sys/bus/ap",
+        "DEVTYPE=ap_queue\nDRIVER=vfio_ap\nMODALIAS=ap:t11\n",
+    )
+    .bind(&queue, "ap", "vfio_ap");
+    let matrix = "/sys/devices/vfio_ap/matrix";
+    t.file("/sys/devices/vfio_ap/uevent", b"");
+    t.device(matrix, "/sys/bus/matrix", "").attrs(
+        &format!("{matrix}/mdev_supported_types/vfio_ap-passthrough"),
+        &[
+            ("name", "VFIO AP Passthrough Device"),
+            ("device_api", "vfio-ap"),
+            ("available_instances", "65535"),
+        ],
+    );
+    t.link("/sys/class/mdev_bus/matrix", matrix);
+    mdev(
+        matrix,
+        "783e6dbb-ea0e-411f-94e2-717eaad438bf",
+        "vfio_ap-passthrough",
+        1,
+    );
+    check_scenario("handmade-s390", t.path());
+}
+
 #[test]
 fn virsh_mode() {
     // `nodedev virsh …` (what a `virsh` symlink runs): virsh's exact output for

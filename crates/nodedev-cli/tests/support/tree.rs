@@ -195,6 +195,18 @@ impl Tree {
                 f.class & 0xff
             ),
         );
+        // The uevent a PCI function has (libudev's device test, and what
+        // finds an mdev's parent, need one).
+        let mut uevent = String::new();
+        if let Some(d) = f.driver {
+            uevent.push_str(&format!("DRIVER={d}\n"));
+        }
+        uevent.push_str(&format!(
+            "PCI_CLASS={:X}\nPCI_ID={:04X}:{:04X}\nPCI_SUBSYS_ID={:04X}:{:04X}\nPCI_SLOT_NAME={}\n",
+            f.class, f.vendor, f.device, f.subsystem.0, f.subsystem.1, f.bdf
+        ));
+        attr("uevent", uevent);
+        self.link(dir.join("subsystem"), "/sys/bus/pci");
         self.file(dir.join("config"), &f.config);
         if f.driver_override {
             attr("driver_override", "(null)\n".into());
@@ -262,6 +274,48 @@ impl Tree {
             format!("INTERFACE={ifname}\nIFINDEX=2\n").as_bytes(),
         );
         self.link(Path::new("/sys/class/net").join(ifname), &dir);
+        self
+    }
+
+    /// Adds a device the way the kernel registers one: its directory (`path`,
+    /// under `/sys/devices`) with a `uevent` file and a `subsystem` link to
+    /// `subsystem` (`/sys/bus/scsi`, `/sys/class/scsi_generic`), and the link
+    /// to it in that subsystem's list (`…/devices/NAME` for a bus, `NAME` for
+    /// a class).
+    pub fn device(&self, path: &str, subsystem: &str, uevent: &str) -> &Self {
+        let dir = Path::new(path);
+        self.file(dir.join("uevent"), uevent.as_bytes());
+        self.link(dir.join("subsystem"), subsystem);
+        let name = dir.file_name().unwrap();
+        let list = if subsystem.starts_with("/sys/bus/") {
+            Path::new(subsystem).join("devices").join(name)
+        } else {
+            Path::new(subsystem).join(name)
+        };
+        self.link(list, dir);
+        self
+    }
+
+    /// Writes attribute files of a directory: `(name, value)`, the value
+    /// followed by a line end as the kernel prints it.
+    pub fn attrs(&self, dir: &str, attrs: &[(&str, &str)]) -> &Self {
+        for (name, value) in attrs {
+            self.file(Path::new(dir).join(name), format!("{value}\n").as_bytes());
+        }
+        self
+    }
+
+    /// A udev database entry (`/run/udev/data/ID`), as udevd writes it.
+    pub fn udev_db(&self, id: &str, content: &str) -> &Self {
+        self.file(Path::new("/run/udev/data").join(id), content.as_bytes());
+        self
+    }
+
+    /// Binds a driver: the device's `driver` link to `/sys/bus/BUS/drivers/NAME`.
+    pub fn bind(&self, dir: &str, bus: &str, driver: &str) -> &Self {
+        let ddir = Path::new("/sys/bus").join(bus).join("drivers").join(driver);
+        self.mkdir(&ddir);
+        self.link(Path::new(dir).join("driver"), &ddir);
         self
     }
 }
