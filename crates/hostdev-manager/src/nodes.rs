@@ -389,7 +389,12 @@ fn read_udev(sysfs: &dyn Sysfs, dev: &UdevDevice, class: Class) -> Read {
 pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
     let mut candidates: Vec<(PathBuf, Source)> = Vec::new();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
-    let addresses = device::list_addresses(sysfs)?;
+    // A kernel without PCI (an s390 guest without zPCI) has no PCI bus directory.
+    let addresses = if sysfs.exists(Path::new(paths::PCI_DEVICES)) {
+        device::list_addresses(sysfs)?
+    } else {
+        Vec::new()
+    };
     for a in &addresses {
         let path = device::sysfs_path(sysfs, a)?;
         if seen.insert(path.clone()) {

@@ -146,6 +146,24 @@ const PCI_IDS_TOKENS: &[&[u8]] = &[
     b"\xe2\x82\xac",
 ];
 
+const UDEV_TOKENS: &[&[u8]] = &[
+    b"\n",
+    b"\r",
+    b"E:",
+    b"S:",
+    b"I:",
+    b"G:",
+    b"=",
+    b"E:ID_TYPE=disk\n",
+    b"E:ID_SERIAL=",
+    b"S:disk/by-id/",
+    b"DEVTYPE=",
+    b"MAJOR=8\n",
+    b"\0",
+    b"\xff",
+    b":",
+];
+
 fn config(
     name: &'static str,
     extra_seeds: &'static [&'static str],
@@ -198,6 +216,14 @@ fn harnesses() -> Vec<(Config, Harness)> {
         (
             config("snapshot_tar", &[], &[], 8_000),
             harness::snapshot_tar,
+        ),
+        (
+            config("udev_data", &[], UDEV_TOKENS, 30_000),
+            harness::udev_data,
+        ),
+        (
+            config("snapshot_tree", &[], &[], 10_000),
+            harness::snapshot_tree,
         ),
     ]
 }

@@ -1,9 +1,13 @@
 //! The node-device XML parser and writer.
 
 use nodedev_xml::{
-    BridgeHeader, Capability, DevNode, DevNodeKind, IdName, IommuGroup, MdevType, NetCapability,
-    NetLink, NodeDevice, PciCapability, PciExpress, SystemCapability, SystemFirmware,
-    SystemHardware, VirtFunctions, XmlError, NET_FEATURES, NET_LINK_STATES,
+    ApCardCapability, ApMatrixCapability, ApQueueCapability, BridgeHeader, Capability, CcwAddress,
+    CssCapability, DevNode, DevNodeKind, DrmCapability, FcHost, FcRemotePort, IdName, IommuGroup,
+    MdevCapability, MdevType, NetCapability, NetLink, NodeDevice, PciCapability, PciExpress,
+    RemovableMedia, ScsiCapability, ScsiGenericCapability, ScsiHostCapability,
+    ScsiTargetCapability, StorageCapability, SystemCapability, SystemFirmware, SystemHardware,
+    UsbDeviceCapability, UsbInterfaceCapability, VdpaCapability, VirtFunctions, VportOps, XmlError,
+    DRM_TYPES, NET_FEATURES, NET_LINK_STATES,
 };
 use pci_types::vpd::{VpdCustomField, VpdReadOnly, VpdReadWrite, VpdResource};
 use pci_types::{LinkSpeed, PciAddress, PciExpressLink};
@@ -164,8 +168,136 @@ fn pci(src: &mut Source) -> PciCapability {
     }
 }
 
+fn mdev_types(src: &mut Source) -> Vec<MdevType> {
+    src.list(2, |s| MdevType {
+        id: text(s),
+        name: opt_text(s),
+        device_api: s.mostly(8, &["vfio-pci", "vfio-ccw", "vfio-ap"]),
+        available_instances: s.number(),
+    })
+}
+
+fn ccw(src: &mut Source) -> CcwAddress {
+    CcwAddress {
+        cssid: src.number() % 0x100,
+        ssid: src.number() % 5,
+        devno: src.number(),
+    }
+}
+
+fn wwn(src: &mut Source) -> String {
+    src.mostly(16, &["2000f4e9d4eb02c9", "0x9d73bc45f0e21a86"])
+}
+
+fn u64n(src: &mut Source) -> u64 {
+    u64::from(src.number()) << (src.below(4) * 16)
+}
+
+/// One of the capabilities of libvirt's other udev classes.
+fn class_capability(src: &mut Source) -> Capability {
+    match src.below(16) {
+        0 => Capability::UsbDevice(UsbDeviceCapability {
+            bus: src.number(),
+            device: src.number(),
+            product: IdName {
+                id: src.number(),
+                name: opt_text(src),
+            },
+            vendor: IdName {
+                id: src.number(),
+                name: opt_text(src),
+            },
+        }),
+        1 => Capability::Usb(UsbInterfaceCapability {
+            number: src.number(),
+            class: src.number(),
+            subclass: src.number(),
+            protocol: src.number(),
+            description: opt_text(src),
+        }),
+        2 => Capability::ScsiHost(ScsiHostCapability {
+            host: src.number(),
+            unique_id: src.option(Source::number),
+            fc_host: src.option(|s| FcHost {
+                wwnn: wwn(s),
+                wwpn: wwn(s),
+                fabric_wwn: s.option(wwn),
+            }),
+            vport_ops: src.option(|s| VportOps {
+                max_vports: s.number(),
+                vports: s.number(),
+            }),
+        }),
+        3 => Capability::ScsiTarget(ScsiTargetCapability {
+            target: src.mostly(12, &["target0:0:0"]),
+            fc_remote_port: src.option(|s| FcRemotePort {
+                rport: s.mostly(12, &["rport-1:0-0"]),
+                wwpn: wwn(s),
+            }),
+        }),
+        4 => Capability::Scsi(ScsiCapability {
+            host: src.number(),
+            bus: src.number(),
+            target: src.number(),
+            lun: src.number(),
+            kind: src.option(|s| s.mostly(8, &["disk", "cdrom"])),
+        }),
+        5 => Capability::Storage(Box::new(StorageCapability {
+            block: src.mostly(12, &["/dev/sda"]),
+            bus: opt_text(src),
+            drive_type: opt_text(src),
+            model: opt_text(src),
+            vendor: opt_text(src),
+            serial: opt_text(src),
+            removable: src.option(|s| RemovableMedia {
+                media_available: s.bool(),
+                media_size: u64n(s),
+                media_label: opt_text(s),
+            }),
+            size: u64n(src),
+            logical_block_size: u64n(src),
+            num_blocks: u64n(src),
+            hotpluggable: src.bool(),
+        })),
+        6 => Capability::ScsiGeneric(ScsiGenericCapability {
+            char_dev: src.mostly(8, &["/dev/sg0"]),
+        }),
+        7 => Capability::Drm(DrmCapability {
+            kind: src.mostly(8, &DRM_TYPES),
+        }),
+        8 => Capability::Mdev(MdevCapability {
+            type_id: src.mostly(8, &["i915-GVTg_V5_4"]),
+            uuid: src.option(|s| s.mostly(36, &["200f228a-c80a-4d50-bfb7-f5a0e4e34045"])),
+            parent_addr: opt_text(src),
+            iommu_group: src.number(),
+            attrs: src.list(2, |s| (text(s), text(s))),
+        }),
+        9 => Capability::MdevTypes(mdev_types(src)),
+        10 => Capability::Ccw(ccw(src)),
+        11 => Capability::Css(CssCapability {
+            address: ccw(src),
+            channel_dev_addr: src.option(ccw),
+            mdev_types: mdev_types(src),
+        }),
+        12 => Capability::Vdpa(VdpaCapability {
+            chardev: src.option(|s| s.mostly(8, &["/dev/vhost-vdpa-0"])),
+        }),
+        13 => Capability::ApCard(ApCardCapability {
+            adapter: src.number(),
+        }),
+        14 => Capability::ApQueue(ApQueueCapability {
+            adapter: src.number(),
+            domain: src.number(),
+        }),
+        _ => Capability::ApMatrix(ApMatrixCapability {
+            mdev_types: mdev_types(src),
+        }),
+    }
+}
+
 fn capability(src: &mut Source) -> Capability {
-    match src.below(3) {
+    match src.below(4) {
+        3 => class_capability(src),
         0 => Capability::System(SystemCapability {
             product: opt_text(src),
             hardware: SystemHardware {
