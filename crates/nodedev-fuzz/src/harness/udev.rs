@@ -10,6 +10,9 @@ use hostdev_manager::udev::{parse_db, parse_uevent};
 use crate::gen::Source;
 use crate::Outcome;
 
+/// Database properties: key, and value (`None`: removed).
+type Properties = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// A second reading of a udev database file, written apart from
 /// `hostdev_manager::udev::parse_db` from the description of libudev's state
 /// machine (`device_read_db_internal_filename`, systemd 252): a line is a key
@@ -17,7 +20,7 @@ use crate::Outcome;
 /// (even a line end); the value runs to the next line end; a key character
 /// followed by anything else makes everything up to the next line end *after
 /// it* ignored; a last line without a line end is dropped.
-fn reference_db(data: &[u8]) -> (Vec<(Vec<u8>, Option<Vec<u8>>)>, Vec<Vec<u8>>) {
+fn reference_db(data: &[u8]) -> (Properties, Vec<Vec<u8>>) {
     let nl = |b: u8| b == b'\n' || b == b'\r';
     let cstr = |b: &[u8]| b.split(|c| *c == 0).next().unwrap_or_default().to_vec();
     let (mut props, mut links) = (Vec::new(), Vec::new());
