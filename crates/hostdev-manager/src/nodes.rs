@@ -218,6 +218,9 @@ pub struct Dropped {
     pub class: &'static str,
     /// Why it is not listed.
     pub reason: String,
+    /// Its udev database entry (often the reason: read, missing, unusable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udev: Option<DbEntry>,
 }
 
 /// How much to read.
@@ -474,6 +477,7 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
                             sysfs_path: path,
                             class: "net",
                             reason,
+                            udev: None,
                         });
                         continue;
                     }
@@ -493,6 +497,7 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
                         sysfs_path: path,
                         class: class.name(),
                         reason,
+                        udev: Some(dev.db.clone()),
                     });
                     continue;
                 }

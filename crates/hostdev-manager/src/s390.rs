@@ -112,3 +112,20 @@ pub fn read_ap_queue(dev: &UdevDevice) -> Result<(u32, u32), String> {
 pub fn read_ap_matrix(sysfs: &dyn Sysfs, dev: &UdevDevice) -> Result<Vec<MdevType>, String> {
     read_types(sysfs, &dev.syspath).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ccw_addresses_as_libvirt_reads_them() {
+        let a = |s: &str| parse_ccw_address(s).map(|a| (a.cssid, a.ssid, a.devno));
+        assert_eq!(a("0.0.ffff"), Some((0, 0, 0xffff)));
+        assert_eq!(a("fe.3.0815"), Some((0xfe, 3, 0x815)));
+        // libvirt steps over one character between the numbers, whatever it is.
+        assert_eq!(a("0x0y1"), Some((0, 0, 1)));
+        assert_eq!(a("0.0"), None);
+        assert_eq!(a("0.0."), None);
+        assert_eq!(a("matrix"), None);
+    }
+}

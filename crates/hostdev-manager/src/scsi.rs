@@ -254,3 +254,20 @@ pub fn read_generic(dev: &UdevDevice) -> Result<ScsiGeneric, String> {
             .ok_or_else(|| "no DEVNAME".to_string())?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_libvirts() {
+        assert_eq!(scsi_type_name(0), Some("disk"));
+        assert_eq!(scsi_type_name(5), Some("cdrom"));
+        assert_eq!(scsi_type_name(12), Some("raid"));
+        assert_eq!(scsi_type_name(13), Some("enclosure"));
+        // printer, communications, no LUN: no <type>.
+        assert_eq!(scsi_type_name(2), None);
+        assert_eq!(scsi_type_name(9), None);
+        assert_eq!(scsi_type_name(0x7f), None);
+    }
+}

@@ -163,3 +163,117 @@ pub fn read(sysfs: &dyn Sysfs, dev: &UdevDevice) -> Result<(Storage, Option<Vec<
     }
     Ok((s, serial_raw))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RealSysfs;
+
+    /// A block device `name` with `attrs` and (when given) a udev database
+    /// entry, read back; `Err` is why it would not be listed.
+    fn disk(name: &str, attrs: &[(&str, &str)], db: Option<&str>) -> Result<Storage, String> {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("sys/devices/virtual/block").join(name);
+        std::fs::create_dir_all(dir.join("queue")).unwrap();
+        std::fs::create_dir_all(root.path().join("sys/class/block")).unwrap();
+        std::os::unix::fs::symlink("../../../../class/block", dir.join("subsystem")).unwrap();
+        std::fs::write(
+            dir.join("uevent"),
+            format!("MAJOR=8\nMINOR=0\nDEVNAME={name}\nDEVTYPE=disk\n"),
+        )
+        .unwrap();
+        for (a, v) in attrs {
+            std::fs::write(dir.join(a), format!("{v}\n")).unwrap();
+        }
+        if let Some(db) = db {
+            std::fs::create_dir_all(root.path().join("run/udev/data")).unwrap();
+            std::fs::write(root.path().join("run/udev/data/b8:0"), db).unwrap();
+        }
+        let sysfs = RealSysfs::with_root(root.path());
+        let dev = UdevDevice::read(
+            &sysfs,
+            Path::new("/sys/devices/virtual/block").join(name).as_path(),
+        )
+        .expect("a device");
+        read(&sysfs, &dev).map(|(s, _)| s)
+    }
+
+    use std::path::Path;
+
+    const SIZES: &[(&str, &str)] = &[("size", "2880"), ("queue/logical_block_size", "512")];
+
+    #[test]
+    fn drive_types_as_libvirt_decides_them() {
+        // Without udev: only the kludge's prefixes.
+        assert!(disk("sda", SIZES, None)
+            .unwrap_err()
+            .contains("no drive type"));
+        assert_eq!(disk("vda", SIZES, None).unwrap().drive_type, "disk");
+        assert_eq!(disk("nvme0n1", SIZES, None).unwrap().drive_type, "disk");
+        assert_eq!(disk("dasda", SIZES, None).unwrap().drive_type, "dasd");
+        assert!(disk("loop0", SIZES, None).is_err());
+        // ID_TYPE=generic falls back to the udisks2 and cdrom_id properties.
+        let floppy = disk(
+            "fd0",
+            &[
+                ("size", "2880"),
+                ("queue/logical_block_size", "512"),
+                ("removable", "1"),
+            ],
+            Some("E:ID_TYPE=generic\nE:ID_DRIVE_FLOPPY=1\nE:ID_FS_LABEL=BOOT\n"),
+        )
+        .unwrap();
+        assert_eq!(floppy.drive_type, "floppy");
+        assert!(floppy.removable && floppy.media_available);
+        assert_eq!(floppy.media_label.as_deref(), Some("BOOT"));
+        assert_eq!(floppy.media_size, 2880 * 512);
+        // A floppy drive with no medium: removable, nothing available.
+        let empty = disk("fd0", &[("removable", "1")], Some("E:ID_DRIVE_FLOPPY=1\n")).unwrap();
+        assert!(empty.removable && !empty.media_available && empty.media_size == 0);
+        let sd = disk("mmcblk0", SIZES, Some("E:ID_DRIVE_FLASH_SD=1\n")).unwrap();
+        assert_eq!((sd.drive_type.as_str(), sd.size), ("sd", 2880 * 512));
+        // ID_CDROM without ID_TYPE; "cd" becomes "cdrom".
+        let cd = disk(
+            "sr0",
+            &[
+                ("size", "8192"),
+                ("queue/logical_block_size", "2048"),
+                ("removable", "1"),
+            ],
+            Some("E:ID_CDROM=1\nE:ID_CDROM_MEDIA=1\n"),
+        )
+        .unwrap();
+        assert_eq!(cd.drive_type, "cdrom");
+        assert_eq!(cd.media_size, 8192 * 2048);
+        // A CD drive whose removable is 0: no removable capability, size 0
+        // (libvirt prints <size>0</size> and the block numbers).
+        let fixed_cd = disk(
+            "sr1",
+            &[
+                ("size", "8192"),
+                ("queue/logical_block_size", "2048"),
+                ("removable", "0"),
+            ],
+            Some("E:ID_TYPE=cd\nE:ID_CDROM_MEDIA=1\n"),
+        )
+        .unwrap();
+        assert!(!fixed_cd.removable && fixed_cd.size == 0 && fixed_cd.num_blocks == 8192);
+        // Types libvirt does not list.
+        assert!(disk("st0", SIZES, Some("E:ID_TYPE=tape\n"))
+            .unwrap_err()
+            .contains("'tape'"));
+        assert!(disk("sdb", SIZES, Some("E:ID_TYPE=generic\n")).is_err());
+        // A USB stick: a disk, removable or not, never the removable capability.
+        let stick = disk(
+            "sdc",
+            &[("size", "2880"), ("removable", "1")],
+            Some("E:ID_TYPE=disk\nE:ID_BUS=usb\nE:ID_SERIAL=Stick_1\n"),
+        )
+        .unwrap();
+        assert!(!stick.removable && stick.bus.as_deref() == Some("usb"));
+        // Values that do not parse drop the device, as in libvirt.
+        assert!(disk("vdb", &[("size", "lots")], None).is_err());
+        assert!(disk("sr2", &[("removable", "x")], Some("E:ID_CDROM=1\n")).is_err());
+        assert!(disk("sr3", &[], Some("E:ID_CDROM=1\nE:ID_CDROM_MEDIA=yes\n")).is_err());
+    }
+}

@@ -63,14 +63,16 @@ pub const MAX_OTHER_FILE: u64 = 16 << 20;
 
 /// The most bytes a snapshot read of `path` returns: what the kernel would give
 /// ([`MAX_CONFIG`] for `config`, [`MAX_VPD`] for `vpd`, [`MAX_ATTRIBUTE`] for
-/// any other file under `/sys`, [`MAX_OTHER_FILE`] elsewhere). A longer file is
-/// an [`io::ErrorKind::FileTooLarge`] error, not a truncated read: no kernel
-/// made it.
+/// any other file under `/sys`), what udevd writes for a database entry
+/// ([`crate::udev::MAX_UDEV_DATA`] under `/run/udev/data`), [`MAX_OTHER_FILE`]
+/// elsewhere. A longer file is an [`io::ErrorKind::FileTooLarge`] error, not a
+/// truncated read: no kernel (nor udevd) made it.
 pub fn read_limit(path: &Path) -> u64 {
     match base_name(path) {
         "config" => MAX_CONFIG,
         "vpd" => MAX_VPD,
         _ if path.starts_with("/sys") => MAX_ATTRIBUTE,
+        _ if path.starts_with(crate::udev::UDEV_DATA) => crate::udev::MAX_UDEV_DATA as u64,
         _ => MAX_OTHER_FILE,
     }
 }

@@ -311,6 +311,13 @@ impl UdevDevice {
                     DbEntry::Read { path }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => DbEntry::Missing { path },
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => DbEntry::Unreadable {
+                    path,
+                    reason: format!(
+                        "larger than the {} KiB a udev database entry may have",
+                        MAX_UDEV_DATA >> 10
+                    ),
+                },
                 Err(e) => DbEntry::Unreadable {
                     path,
                     reason: e.to_string(),

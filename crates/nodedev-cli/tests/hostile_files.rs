@@ -326,6 +326,124 @@ fn read_everything(root: &Path, case: &str) -> Vec<Run> {
     runs
 }
 
+/// The device classes' inputs made hostile in a snapshot directory captured
+/// with udevd (qemu-q35-classes-udev): a 2.5 GB sparse udev database entry, one
+/// that is a link climbing to a secret, one of binary garbage with lines
+/// without `=`, a device whose `uevent` is gone (its parent is missing for its
+/// children), a model attribute that is not UTF-8, links that loop, and a
+/// `uevent` that is a FIFO. Every read command ends, prints nothing from
+/// outside, lists only devices of the snapshot, and reads each input as
+/// libudev and libvirt would: the disks and USB device whose database entry is
+/// unusable are not listed (with the reason in `info --json computer`), the
+/// hub's children hang from the root hub, the model shows U+FFFD.
+fn device_classes_with_hostile_udev_data_loops_fifos_and_bad_bytes_show_only_themselves() {
+    let fixture = support::workspace().join("tests/fixtures/qemu-q35-classes-udev.tar");
+    let secret = Secret::new();
+    let root = tempfile::tempdir().unwrap();
+    hostdev_manager::snapshot::unpack_tar(File::open(&fixture).unwrap(), root.path()).unwrap();
+    let r = |p: &str| root.path().join(p);
+    let clean = nodedev(&[os("--root"), fixture.as_os_str(), os("list")], "clean");
+    assert_eq!(clean.code, Some(0), "{}", clean.stderr);
+    let clean_names: Vec<String> = clean.out().lines().map(String::from).collect();
+    for name in [
+        "block_sda_0QEMU_QEMU_HARDDISK_rigsd0",
+        "usb_1_1",
+        "usb_2_2",
+        "drm_card0",
+    ] {
+        assert!(
+            clean_names.iter().any(|n| n == name),
+            "{name} not in the fixture"
+        );
+    }
+    // sda's database entry: 2.5 GB (sparse).
+    let db = r("run/udev/data/b8:0");
+    std::fs::remove_file(&db).unwrap();
+    File::create(&db).unwrap().set_len(2_500_000_000).unwrap();
+    // sr0's: a link that climbs out to the secret.
+    let db = r("run/udev/data/b11:0");
+    std::fs::remove_file(&db).unwrap();
+    symlink(secret.climbing(), &db).unwrap();
+    // The hub's (1-1, c189:1): binary, lines without '=' or ':'.
+    std::fs::write(
+        r("run/udev/data/c189:1"),
+        b"\xff\xfe\x00E:ID_VENDOR_ID\nE:ID_MODEL_ID0002\nX\nE:ID_VENDOR_ID=\nS:\x1b[2J\n\x00\x00",
+    )
+    .unwrap();
+    // 2-2 is no device any more: its children look for another parent.
+    std::fs::remove_file(r("sys/devices/pci0000:00/0000:00:0b.0/usb2/2-2/uevent")).unwrap();
+    // The ATA disk's model is not UTF-8.
+    std::fs::write(
+        r("sys/devices/pci0000:00/0000:00:1f.2/ata1/host1/target1:0:0/1:0:0:0/model"),
+        b"QEMU \xff\xfe HARDDISK\n",
+    )
+    .unwrap();
+    // Links that loop, and a uevent that is a FIFO.
+    symlink("9-9", r("sys/bus/usb/devices/9-9")).unwrap();
+    symlink("../loopb", r("sys/class/block/loopa")).unwrap();
+    symlink("loopa", r("sys/class/loopb")).unwrap();
+    let card = r("sys/devices/pci0000:00/0000:00:09.0/drm/card0/uevent");
+    std::fs::remove_file(&card).unwrap();
+    mkfifo(&card);
+
+    let mut reads: Vec<&[&str]> = READS.to_vec();
+    reads.push(&["info", "--json", "computer"]);
+    reads.push(&["dumpxml", "block_sdb_QEMU_HARDDISK_rigata0"]);
+    reads.push(&["list", "--cap", "storage,usb_device,drm"]);
+    let mut out = std::collections::HashMap::new();
+    for args in reads {
+        let mut argv = vec![os("--root"), root.path().as_os_str()];
+        argv.extend(args.iter().map(os));
+        let what = format!("hostile classes: {}", args.join(" "));
+        let run = nodedev(&argv, &what);
+        assert_eq!(run.code, Some(0), "{what}: {}", run.stderr);
+        assert_clean(&run, &what);
+        out.insert(args.join(" "), run.out());
+    }
+    let list = &out["list"];
+    for line in list.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            clean_names.iter().any(|c| c == line),
+            "{line} is not in the snapshot"
+        );
+    }
+    for gone in [
+        "block_sda_0QEMU_QEMU_HARDDISK_rigsd0",
+        "block_sr0_0QEMU_QEMU_CD_ROM_sr0",
+        "usb_1_1",
+        "usb_2_2",
+        "drm_card0",
+    ] {
+        assert!(
+            !list.lines().any(|l| l == gone),
+            "{gone} is listed:\n{list}"
+        );
+    }
+    let tree = &out["list --tree"];
+    assert!(
+        tree.contains(
+            "  |   +- usb_usb1\n  |   |   |\n  |   |   +- usb_1_0_1_0\n  |   |   +- usb_1_1_1\n"
+        ),
+        "the hub's children hang from the root hub:\n{tree}"
+    );
+    assert!(
+        tree.contains("  |       +- usb_2_2_1_0\n"),
+        "2-2's interface hangs from the root hub:\n{tree}"
+    );
+    let info = &out["info --json computer"];
+    assert!(
+        info.contains("larger than the 64 KiB a udev database entry may have"),
+        "{info}"
+    );
+    assert!(info.contains("ID_VENDOR_ID"), "{info}");
+    let xml = &out["dumpxml block_sdb_QEMU_HARDDISK_rigata0"];
+    assert!(
+        xml.contains("<model>QEMU \u{fffd}\u{fffd} HARDDISK</model>"),
+        "{xml}"
+    );
+    support::validate(&support::libvirt_schemas().join("nodedev.rng"), xml).unwrap();
+}
+
 fn a_tar_with_links_out_devices_fifos_and_loops_shows_only_itself() {
     let secret = Secret::new();
     let climbing = secret.climbing();
@@ -866,6 +984,10 @@ fn hook_install_never_replaces_a_link_or_a_fifo() {
 type Test = (&'static str, fn());
 
 const TESTS: &[Test] = &[
+    (
+        "device_classes_with_hostile_udev_data_loops_fifos_and_bad_bytes_show_only_themselves",
+        device_classes_with_hostile_udev_data_loops_fifos_and_bad_bytes_show_only_themselves,
+    ),
     (
         "a_tar_with_links_out_devices_fifos_and_loops_shows_only_itself",
         a_tar_with_links_out_devices_fifos_and_loops_shows_only_itself,
