@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(a("0.0.ffff"), Some((0, 0, 0xffff)));
         assert_eq!(a("fe.3.0815"), Some((0xfe, 3, 0x815)));
         // libvirt steps over one character between the numbers, whatever it is.
-        assert_eq!(a("0x0y1"), Some((0, 0, 1)));
+        assert_eq!(a("0x0y1z2"), Some((0, 1, 2)));
         assert_eq!(a("0.0"), None);
         assert_eq!(a("0.0."), None);
         assert_eq!(a("matrix"), None);
