@@ -88,23 +88,96 @@ fn text(sysfs: &dyn Sysfs, path: &Path) -> String {
 struct Block {
     name: String,
     dev: String,
+    path: PathBuf,
 }
 
-/// The block devices whose sysfs path lies under `device_path`.
+/// The head of an NVMe native-multipath namespace that a controller's hidden
+/// path device (`nvme<S>c<C>n<N>`) stands for: `nvme<S>n<N>`, which lives under
+/// `/sys/devices/virtual/nvme-subsystem` and holds the filesystems.
+fn nvme_head(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("nvme")?;
+    let (subsys, rest) = rest.split_once('c')?;
+    let (ctrl, ns) = rest.split_once('n')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(subsys) && digits(ctrl) && digits(ns)).then(|| format!("nvme{subsys}n{ns}"))
+}
+
+/// The block devices whose sysfs path lies under `device_path` — disks behind
+/// a USB controller, a SCSI or FC HBA, an NVMe controller, and their
+/// partitions — and the NVMe multipath heads its controller serves.
 fn blocks_under(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<Block> {
     let class = Path::new("/sys/class/block");
-    let mut out = Vec::new();
-    for name in sysfs.read_dir(class).unwrap_or_default() {
-        let link = class.join(&name);
-        let Ok(target) = sysfs.read_link(&link) else {
-            continue;
-        };
-        if resolve_link(&link, &target).starts_with(device_path) {
-            let dev = text(sysfs, &link.join("dev")).trim().to_string();
-            out.push(Block { name, dev });
+    let all: Vec<(String, PathBuf)> = sysfs
+        .read_dir(class)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| {
+            let link = class.join(&name);
+            let target = sysfs.read_link(&link).ok()?;
+            Some((name, resolve_link(&link, &target)))
+        })
+        .collect();
+    let block = |(name, path): &(String, PathBuf)| Block {
+        dev: text(sysfs, &path.join("dev")).trim().to_string(),
+        name: name.clone(),
+        path: path.clone(),
+    };
+    let mut out: Vec<Block> = all
+        .iter()
+        .filter(|(_, p)| p.starts_with(device_path))
+        .map(block)
+        .collect();
+    let heads: Vec<String> = out.iter().filter_map(|b| nvme_head(&b.name)).collect();
+    for head in heads {
+        for entry in &all {
+            let (name, _) = entry;
+            let partition = name
+                .strip_prefix(head.as_str())
+                .and_then(|r| r.strip_prefix('p'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if (*name == head || partition) && !out.iter().any(|b| b.name == *name) {
+                out.push(block(entry));
+            }
         }
     }
     out
+}
+
+/// A block device as a person should recognise it: `/dev/NAME`, and, when
+/// libvirt lists its disk, that node device and how it is attached
+/// (`/dev/sdc1 (partition of block_sdc_…, a USB disk)`).
+fn describe(sysfs: &dyn Sysfs, b: &Block) -> String {
+    let plain = format!("/dev/{}", b.name);
+    let partition = sysfs.exists(&b.path.join("partition"));
+    let disk_path = if partition {
+        match b.path.parent() {
+            Some(p) => p,
+            None => return plain,
+        }
+    } else {
+        b.path.as_path()
+    };
+    let Some(dev) = crate::udev::UdevDevice::read(sysfs, disk_path) else {
+        return plain;
+    };
+    let Ok((storage, serial)) = crate::storage::read(sysfs, &dev) else {
+        return plain;
+    };
+    let node = dev.nodedev_name(serial.as_deref());
+    let path = disk_path.to_string_lossy();
+    let how = match storage.bus.as_deref() {
+        Some("usb") => "a USB disk",
+        _ if path.contains("/rport-") => "a Fibre Channel disk",
+        Some("ata") => "an ATA disk",
+        Some("scsi") => "a SCSI disk",
+        _ if path.contains("/nvme") => "an NVMe namespace",
+        _ if storage.drive_type == "cdrom" => "a CD/DVD drive",
+        _ => "a disk",
+    };
+    format!(
+        "{plain} ({}{node}, {how})",
+        if partition { "partition of " } else { "" }
+    )
 }
 
 /// `mount_tag` values of virtio devices under the function (9p shares).
@@ -161,13 +234,17 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
                 holder: holder.clone(),
             });
             if !blocks.iter().any(|x| x.name == holder) {
-                let dev = text(
-                    sysfs,
-                    &Path::new("/sys/class/block").join(&holder).join("dev"),
-                )
-                .trim()
-                .to_string();
-                blocks.push(Block { name: holder, dev });
+                let link = Path::new("/sys/class/block").join(&holder);
+                let dev = text(sysfs, &link.join("dev")).trim().to_string();
+                let path = sysfs
+                    .read_link(&link)
+                    .map(|t| resolve_link(&link, &t))
+                    .unwrap_or(link);
+                blocks.push(Block {
+                    name: holder,
+                    dev,
+                    path,
+                });
             }
         }
         i += 1;
@@ -199,7 +276,7 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
         let mountpoint = unescape(mountpoint);
         if let Some(b) = blocks.iter().find(|b| !b.dev.is_empty() && b.dev == *devno) {
             out.push(InUse::Mounted {
-                source: format!("/dev/{}", b.name),
+                source: describe(sysfs, b),
                 mountpoint,
             });
         } else if matches!(fstype, "9p" | "virtiofs") && tags.iter().any(|t| t == source) {
@@ -220,9 +297,13 @@ pub fn host_usage(sysfs: &dyn Sysfs, device_path: &Path) -> Vec<InUse> {
             continue;
         };
         let name = base_name(Path::new(file));
-        if blocks.iter().any(|b| b.name == name) {
+        if let Some(b) = blocks.iter().find(|b| b.name == name) {
+            let described = describe(sysfs, b);
             out.push(InUse::Swap {
-                device: file.to_string(),
+                device: match described.split_once(' ') {
+                    Some((_, what)) => format!("{file} {what}"),
+                    None => file.to_string(),
+                },
             });
         }
     }
@@ -327,7 +408,9 @@ pub fn processes_holding(sysfs: &dyn Sysfs, files: &[PathBuf]) -> Vec<Holder> {
 }
 
 /// The device files a host driver hands out for the function: DRM nodes, block
-/// devices, and (for NVIDIA's driver) `/dev/nvidia*`.
+/// devices, the nodes of every device libvirt lists below it (USB devices'
+/// `/dev/bus/usb/…`, SCSI generic nodes, disks behind an HBA or a USB
+/// controller), and (for NVIDIA's driver) `/dev/nvidia*`.
 pub fn device_files(sysfs: &dyn Sysfs, device_path: &Path, driver: Option<&str>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = sysfs
         .read_dir(&device_path.join("drm"))
@@ -341,6 +424,16 @@ pub fn device_files(sysfs: &dyn Sysfs, device_path: &Path, driver: Option<&str>)
             .into_iter()
             .map(|b| Path::new("/dev").join(b.name)),
     );
+    if let Ok(all) = crate::nodes::enumerate(sysfs, crate::nodes::Detail::Names) {
+        files.extend(
+            all.nodes
+                .iter()
+                .filter(|n| n.sysfs_path.starts_with(device_path))
+                .filter_map(|n| n.devnode.as_ref().map(PathBuf::from)),
+        );
+    }
+    files.sort();
+    files.dedup();
     if driver == Some("nvidia") {
         for n in sysfs.read_dir(Path::new("/dev")).unwrap_or_default() {
             if n.starts_with("nvidia") {
@@ -354,6 +447,107 @@ pub fn device_files(sysfs: &dyn Sysfs, device_path: &Path, driver: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tree with a disk behind a USB controller (partition mounted), one
+    /// behind an FC HBA (whole disk mounted), and an NVMe namespace under
+    /// native multipath (its head's partition is swap).
+    fn tree() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let p = |rel: &str| root.path().join(rel.trim_start_matches('/'));
+        let file = |rel: &str, v: &str| {
+            std::fs::create_dir_all(p(rel).parent().unwrap()).unwrap();
+            std::fs::write(p(rel), v).unwrap();
+        };
+        let link = |rel: &str, target: &str| {
+            std::fs::create_dir_all(p(rel).parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, p(rel)).unwrap();
+        };
+        let disk = |dir: &str, name: &str, devt: &str| {
+            file(
+                &format!("{dir}/uevent"),
+                &format!(
+                    "MAJOR={}\nMINOR={}\nDEVNAME={name}\nDEVTYPE=disk\n",
+                    &devt[..devt.find(':').unwrap()],
+                    &devt[devt.find(':').unwrap() + 1..]
+                ),
+            );
+            file(&format!("{dir}/dev"), &format!("{devt}\n"));
+            link(&format!("{dir}/subsystem"), "/sys/class/block");
+            link(&format!("/sys/class/block/{name}"), dir);
+        };
+        let part = |dir: &str, name: &str, devt: &str| {
+            file(&format!("{dir}/dev"), &format!("{devt}\n"));
+            file(&format!("{dir}/partition"), "1\n");
+            link(&format!("/sys/class/block/{name}"), dir);
+        };
+        let usb = "/sys/devices/pci0000:00/0000:00:0b.0/usb2/2-2/2-2:1.0/host7/target7:0:0/7:0:0:0/block/sdc";
+        disk(usb, "sdc", "8:32");
+        part(&format!("{usb}/sdc1"), "sdc1", "8:33");
+        file(
+            "/run/udev/data/b8:32",
+            "E:ID_TYPE=disk\nE:ID_BUS=usb\nE:ID_SERIAL=QEMU_HARDDISK_rigusb0-0:0\n",
+        );
+        let fc = "/sys/devices/pci0000:00/0000:00:03.2/0000:06:00.1/host12/rport-12:0-0/target12:0:0/12:0:0:0/block/sdb";
+        disk(fc, "sdb", "8:16");
+        file(
+            "/run/udev/data/b8:16",
+            "E:ID_TYPE=disk\nE:ID_BUS=scsi\nE:ID_SERIAL=3600\n",
+        );
+        disk(
+            "/sys/devices/pci0000:00/0000:00:15.0/0000:0a:00.0/nvme/nvme1/nvme1c1n1",
+            "nvme1c1n1",
+            "259:3",
+        );
+        let head = "/sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1";
+        disk(head, "nvme1n1", "259:1");
+        part(&format!("{head}/nvme1n1p1"), "nvme1n1p1", "259:2");
+        file(
+            "/proc/self/mountinfo",
+            "22 1 8:33 / /mnt/usb rw - ext2 /dev/sdc1 rw\n23 1 8:16 / /srv/fc rw - xfs /dev/sdb rw\n",
+        );
+        file(
+            "/proc/swaps",
+            "Filename Type Size Used Priority\n/dev/nvme1n1p1 partition 1 0 -2\n",
+        );
+        root
+    }
+
+    #[test]
+    fn disks_behind_a_usb_controller_an_hba_and_an_nvme_controller_are_in_use() {
+        let root = tree();
+        let sysfs = crate::RealSysfs::with_root(root.path());
+        let used = |dev: &str| -> Vec<String> {
+            host_usage(&sysfs, Path::new(dev))
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            used("/sys/devices/pci0000:00/0000:00:0b.0"),
+            ["/dev/sdc1 (partition of block_sdc_QEMU_HARDDISK_rigusb0_0_0, a USB disk) is mounted on /mnt/usb"]
+        );
+        assert_eq!(
+            used("/sys/devices/pci0000:00/0000:00:03.2/0000:06:00.1"),
+            ["/dev/sdb (block_sdb_3600, a Fibre Channel disk) is mounted on /srv/fc"]
+        );
+        // The root port above the HBA: the same disk.
+        assert_eq!(used("/sys/devices/pci0000:00/0000:00:03.2").len(), 1);
+        assert_eq!(
+            used("/sys/devices/pci0000:00/0000:00:15.0/0000:0a:00.0"),
+            ["/dev/nvme1n1p1 (partition of block_nvme1n1, an NVMe namespace) is in use as swap"]
+        );
+        assert!(used("/sys/devices/pci0000:00/0000:00:01.0").is_empty());
+        // The device nodes a detach reports holders of include the disks'.
+        let files = device_files(
+            &sysfs,
+            Path::new("/sys/devices/pci0000:00/0000:00:0b.0"),
+            None,
+        );
+        assert!(files.contains(&PathBuf::from("/dev/sdc1")), "{files:?}");
+        assert_eq!(nvme_head("nvme1c1n1").as_deref(), Some("nvme1n1"));
+        assert_eq!(nvme_head("nvme1n1"), None);
+        assert_eq!(nvme_head("nvme1c1n1p1"), None);
+    }
 
     #[test]
     fn mountinfo_escapes() {

@@ -178,6 +178,37 @@ same dumpxml-unknown-device 0000:00:01.0 nodedev-dumpxml pci_0000_0f_1f_0
 same detach-bridge 0000:00:10.0 nodedev-detach pci_0000_00_10_0
 stamp through-libvirt
 
+# ---- host usage through the device classes ----------------------------------
+# A mounted disk behind the USB controller (usb-storage) and behind an HBA
+# (virtio-scsi): detaching the controller is refused, naming the disk (its node
+# device and how it is attached) and the mount point; nothing is written.
+inlv /sbin/modprobe ext4 2>> out/o/usage.log
+usage_check() { # NAME BDF WHAT
+  u_name=$1 u_bdf=$2 u_what=$3 u_disk=""
+  for b in /sys/class/block/sd*; do
+    case "$(readlink "$b")" in *"/$u_bdf/"*) u_disk=$(basename "$b"); break;; esac
+  done
+  [ -n "$u_disk" ] || { fail "usage/$u_name" "no disk behind $u_bdf"; return; }
+  u_drv=$(driver_of "$u_bdf")
+  mkdir -p "/mnt/$u_name"
+  if ! mke2fs -q "/dev/$u_disk" >> out/o/usage.log 2>&1 || ! mount -t ext2 "/dev/$u_disk" "/mnt/$u_name" 2>> out/o/usage.log; then
+    fail "usage/$u_name" "cannot make or mount a filesystem on /dev/$u_disk: $(tail -n 2 out/o/usage.log | tr '\n' ' ')"; return
+  fi
+  $N detach "pci_$(echo "$u_bdf" | tr ':.' '__')" > "out/o/usage-$u_name.txt" 2>&1
+  u_rc=$?
+  if [ $u_rc -ne 0 ] && grep -q "/dev/$u_disk (block_${u_disk}_[A-Za-z0-9_]*, $u_what) is mounted on /mnt/$u_name" "out/o/usage-$u_name.txt" &&
+     [ "$(driver_of "$u_bdf")" = "$u_drv" ]; then
+    pass "usage/$u_name"
+  else
+    fail "usage/$u_name" "exit $u_rc, driver $(driver_of "$u_bdf"): $(tr '\n' ' ' < "out/o/usage-$u_name.txt")"
+    [ "$(driver_of "$u_bdf")" = "$u_drv" ] || $N reattach --force "pci_$(echo "$u_bdf" | tr ':.' '__')" >> out/o/usage.log 2>&1
+  fi
+  umount "/mnt/$u_name"
+}
+usage_check usb-disk-mounted-refused 0000:00:0b.0 "a USB disk"
+usage_check hba-disk-mounted-refused 0000:00:0a.0 "a SCSI disk"
+stamp usage
+
 # ---- without udev: what libvirt lists on a host with no udevd -----------------
 # libvirt drops every USB device and every sd*/sr* disk then, and nothing has links.
 if why=$(without_udev); then
