@@ -34,10 +34,15 @@ use crate::sysfs::{read_limit, write_at_once, write_once};
 /// The most names one directory of a snapshot may list.
 pub const MAX_DIR_ENTRIES: usize = 65_536;
 
-/// How many walks to directories are kept (each holds a descriptor per level):
-/// enough for the attributes of a device and its links to be read without
-/// walking from the root each time.
-const REMEMBERED_WALKS: usize = 16;
+/// How many walks to directories are kept (each holds a descriptor per level,
+/// shared with the walks it was continued from): enough for the attributes of a
+/// device and its links to be read without walking from the root each time, and
+/// for the next device in path order to start from its parent's walk.
+const REMEMBERED_WALKS: usize = 32;
+/// Only walks at most this many directories deep are kept (sysfs paths are
+/// under 20), so the kept descriptors stay under 32 × 24 = 768, below the usual
+/// limit of 1024 open files, whatever a hostile tree's depth.
+const REMEMBERED_DEPTH: usize = 24;
 
 /// A snapshot directory: the root is opened for each walk from the root; the
 /// last few walks to a directory are kept, as descriptors, for the reads that follow.
@@ -88,13 +93,41 @@ impl Tree for ConfinedDir {
 
     fn recall(&self, path: &Path) -> Option<Walked<Dir>> {
         let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
-        let at = walks.iter().position(|(p, _)| p == path)?;
+        let at = walks
+            .iter()
+            .position(|(p, _)| p.as_os_str() == path.as_os_str())?;
         let hit = walks.remove(at)?;
         walks.push_front(hit.clone());
         Some(hit.1)
     }
 
+    fn recall_ancestor(&self, path: &Path) -> Option<(Walked<Dir>, PathBuf)> {
+        use std::os::unix::ffi::OsStrExt;
+        let full = path.as_os_str().as_bytes();
+        let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
+        // The longest kept path that `path` continues after a '/'.
+        let (at, len) = walks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (p, _))| {
+                let p = p.as_os_str().as_bytes();
+                (p.len() > 1
+                    && full.len() > p.len()
+                    && full.starts_with(p)
+                    && full[p.len()] == b'/')
+                    .then_some((i, p.len()))
+            })
+            .max_by_key(|(_, len)| *len)?;
+        let hit = walks.remove(at)?;
+        walks.push_front(hit.clone());
+        let rest = PathBuf::from(std::ffi::OsStr::from_bytes(&full[len + 1..]));
+        Some((hit.1, rest))
+    }
+
     fn remember(&self, path: &Path, walked: &Walked<Dir>) {
+        if walked.stack.len() > REMEMBERED_DEPTH {
+            return;
+        }
         let mut walks = self.walks.lock().unwrap_or_else(|p| p.into_inner());
         walks.push_front((path.to_path_buf(), walked.clone()));
         walks.truncate(REMEMBERED_WALKS);
@@ -126,7 +159,7 @@ impl ConfinedDir {
 
     /// Opens the regular file `path` leads to, with `flags` added to
     /// `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC`.
-    fn open_file(&self, path: &Path, flags: OFlags) -> io::Result<File> {
+    fn open_file(&self, path: &Path, flags: OFlags) -> io::Result<(File, u64)> {
         let r = resolve(self, path, true)?;
         let (parent, name) = match (&r.kind, r.name) {
             (Kind::File, Some(name)) => (r.parent, name),
@@ -156,23 +189,35 @@ impl ConfinedDir {
                 ),
             ));
         }
-        Ok(file)
+        Ok((file, meta.len()))
     }
 
     pub(crate) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let file = self.open_file(path, OFlags::RDONLY)?;
-        files::read_limited(file, read_limit(path))
+        let (file, size) = self.open_file(path, OFlags::RDONLY)?;
+        files::read_limited_expecting(file, read_limit(path), size)
     }
 
     pub(crate) fn write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        write_once(&self.open_file(path, OFlags::WRONLY)?, data)
+        write_once(&self.open_file(path, OFlags::WRONLY)?.0, data)
     }
 
     pub(crate) fn write_at(&self, path: &Path, offset: u64, data: &[u8]) -> io::Result<()> {
-        write_at_once(&self.open_file(path, OFlags::WRONLY)?, offset, data)
+        write_at_once(&self.open_file(path, OFlags::WRONLY)?.0, offset, data)
     }
 
     pub(crate) fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        // The directory holding the link reached first (it is usually a
+        // remembered walk), the link itself read without a lookup before it:
+        // readlinkat(2) on anything else is EINVAL, as for a lookup.
+        if let (Some(parent), Some(std::path::Component::Normal(name))) =
+            (path.parent(), path.components().next_back())
+        {
+            if let Ok(dir) = crate::resolve::walk_to_dir_of(self, parent) {
+                return rustix::fs::readlinkat(&dir, name, Vec::new())
+                    .map(|t| PathBuf::from(std::ffi::OsString::from_vec(t.into_bytes())))
+                    .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()));
+            }
+        }
         match resolve(self, path, false)?.kind {
             Kind::Link(target) => Ok(target),
             _ => Err(io::Error::from_raw_os_error(
@@ -362,5 +407,50 @@ mod tests {
             .sysfs
             .is_dir(Path::new("/sys/bus/pci/devices/0000:00:01.0")));
         assert!(!h.sysfs.is_dir(&dev("zero")));
+    }
+
+    #[test]
+    fn a_walk_continued_from_a_kept_ancestor_reads_what_a_fresh_walk_reads() {
+        // Reads through one instance (its kept walks warm, continued from the
+        // nearest kept ancestor) and through a fresh instance each: the same
+        // answers, links that climb or leave included.
+        let h = hostile();
+        let root = h.sysfs.root().to_path_buf();
+        let d = root.join("sys/devices/pci0000:00/0000:00:01.0");
+        std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
+        std::fs::write(d.join("sub/deeper/attr"), b"deep\n").unwrap();
+        std::fs::write(d.join("sub/attr"), b"sub\n").unwrap();
+        symlink("../..", d.join("sub/deeper/up")).unwrap();
+        symlink("/sys/devices", d.join("sub/abs")).unwrap();
+        symlink("../../../../../../../../..", d.join("sub/out")).unwrap();
+        let paths = [
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/deeper/attr",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/attr",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/deeper/up/vendor",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/deeper/up/sub/attr",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/deeper/../attr",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/abs/pci0000:00/0000:00:01.0/vendor",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/out/sys/devices/pci0000:00/0000:00:01.0/vendor",
+            "/sys/devices/pci0000:00/0000:00:01.0/sub/out/secret",
+            "/sys/devices/pci0000:00/0000:00:01.0/vendor",
+        ];
+        let warm = RealSysfs::with_root(&root);
+        for round in 0..2 {
+            for p in paths {
+                let fresh = RealSysfs::with_root(&root);
+                let a = warm.read(Path::new(p)).map_err(|e| e.kind());
+                let b = fresh.read(Path::new(p)).map_err(|e| e.kind());
+                assert_eq!(a, b, "{p} (round {round})");
+                assert!(!a.unwrap_or_default().starts_with(b"TOP SECRET"), "{p}");
+                let la = warm.read_link(Path::new(p)).map_err(|e| e.kind());
+                let lb = fresh.read_link(Path::new(p)).map_err(|e| e.kind());
+                assert_eq!(la, lb, "{p} as a link (round {round})");
+            }
+        }
+        assert_eq!(
+            warm.read(Path::new(paths[2])).unwrap(),
+            warm.read(Path::new("/sys/devices/pci0000:00/0000:00:01.0/vendor"))
+                .unwrap()
+        );
     }
 }

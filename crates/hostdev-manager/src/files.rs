@@ -103,6 +103,37 @@ pub fn read_limited(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
     read_limited_sized(reader, limit, 0)
 }
 
+/// [`read_limited`] of a regular file whose size is expected to be `expected`
+/// bytes (its `fstat` size): one allocation, and, when one `read(2)` returns
+/// fewer bytes than asked for, no second one to see the end (a regular file
+/// gives less only at its end). The limit holds whatever the file really yields.
+pub fn read_limited_expecting(
+    mut file: std::fs::File,
+    limit: u64,
+    expected: u64,
+) -> io::Result<Vec<u8>> {
+    let want = usize::try_from(expected.min(limit).saturating_add(1)).unwrap_or(0);
+    let mut bytes = vec![0u8; want];
+    let n = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => break r?,
+        }
+    };
+    if n < want {
+        bytes.truncate(n);
+        return Ok(bytes);
+    }
+    // The file is at least as long as asked for: read the rest within the limit.
+    bytes.truncate(n);
+    file.take(limit.saturating_add(1) - n as u64)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
 /// [`read_limited`], allocating once for `expected` bytes.
 fn read_limited_sized(reader: impl Read, limit: u64, expected: u64) -> io::Result<Vec<u8>> {
     let capacity = usize::try_from(expected.min(limit).saturating_add(1)).unwrap_or(0);

@@ -17,6 +17,7 @@
 //! [`crate::s390`], from what [`crate::udev`] reads.
 
 use std::collections::{BTreeSet, HashMap};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use pci_types::PciAddress;
@@ -30,7 +31,7 @@ use crate::s390::{CcwAddress, Css};
 use crate::scsi::{ScsiDevice, ScsiGeneric, ScsiHost, ScsiTarget};
 use crate::storage::Storage;
 use crate::sysfs::Sysfs;
-use crate::udev::{canonical, enumeration_order, lossy, DatabaseState, DbEntry, UdevDevice};
+use crate::udev::{canonical, lossy, DatabaseState, DbEntry, UdevDevice};
 use crate::usb::{UsbDevice, UsbInterface};
 use crate::vdpa::Vdpa;
 use crate::{paths, COMPUTER};
@@ -52,6 +53,11 @@ pub const SCAN_DIRS: &[&str] = &[
     "/sys/bus/matrix/devices",
     "/sys/class/mtty",
 ];
+
+/// From how many devices [`enumerate`] reads them on several threads.
+const PARALLEL_FROM: usize = 512;
+/// The most threads [`enumerate`] reads devices on.
+const MAX_THREADS: usize = 4;
 
 /// The capability names virsh accepts for `--cap` (libvirt 9.0's
 /// `virNodeDevCapType`, in its order).
@@ -166,7 +172,7 @@ pub struct Node {
     pub devnode: Option<String>,
     /// Links to the node (udev database), sorted.
     pub devlinks: Vec<String>,
-    /// The bound driver (the `driver` link).
+    /// The bound driver (the `driver` link; not read with [`Detail::Names`]).
     pub driver: Option<String>,
     /// The udev database entry read for it (none for PCI functions and
     /// network interfaces, whose database entries libvirt does not use).
@@ -226,9 +232,10 @@ pub struct Dropped {
 /// How much to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Detail {
-    /// Enough for names, parents and top-level capabilities (`nodedev list`):
-    /// PCI functions are not read beyond their address, nor network
-    /// interfaces' offload features.
+    /// Enough for names, parents and capabilities (`nodedev list`): what can
+    /// make libvirt leave a device out is read, but not PCI functions' details,
+    /// interfaces' offload features, drivers, disks' vendor and model, nor SCSI
+    /// hosts' `unique_id`.
     Names,
     /// Everything the XML shows but PCI functions' details (a lookup of one
     /// device by name).
@@ -255,11 +262,18 @@ impl Enumeration {
     }
 }
 
-/// Where a candidate came from.
-enum Source {
+/// Where a candidate was found.
+enum Found {
     Pci(PciAddress),
     Net(String),
-    Udev(Box<UdevDevice>, Class),
+    Other,
+}
+
+/// A candidate read by its class's reader (with its driver, when read).
+enum Source {
+    Pci(PciAddress, Option<Box<PciDevice>>, Option<String>),
+    Net(std::result::Result<NetInterface, String>, Option<String>),
+    Udev(Box<UdevDevice>, Class, Read, Option<String>),
 }
 
 /// The classes found through the udev view.
@@ -338,7 +352,7 @@ fn classify(dev: &UdevDevice) -> Option<Class> {
 /// What a class reader made of a device: its name and kind.
 type Read = std::result::Result<(String, Kind), String>;
 
-fn read_udev(sysfs: &dyn Sysfs, dev: &UdevDevice, class: Class) -> Read {
+fn read_udev(sysfs: &dyn Sysfs, dev: &UdevDevice, class: Class, full: bool) -> Read {
     let plain = || dev.nodedev_name(None);
     Ok(match class {
         Class::UsbDevice => (
@@ -346,14 +360,17 @@ fn read_udev(sysfs: &dyn Sysfs, dev: &UdevDevice, class: Class) -> Read {
             Kind::UsbDevice(crate::usb::read_device(sysfs, dev)?),
         ),
         Class::UsbInterface => (plain(), Kind::Usb(crate::usb::read_interface(sysfs, dev)?)),
-        Class::ScsiHost => (plain(), Kind::ScsiHost(crate::scsi::read_host(sysfs, dev)?)),
+        Class::ScsiHost => (
+            plain(),
+            Kind::ScsiHost(crate::scsi::read_host(sysfs, dev, full)?),
+        ),
         Class::ScsiTarget => (
             plain(),
             Kind::ScsiTarget(crate::scsi::read_target(sysfs, dev)),
         ),
         Class::Scsi => (plain(), Kind::Scsi(crate::scsi::read_device(sysfs, dev)?)),
         Class::Storage => {
-            let (s, serial) = crate::storage::read(sysfs, dev)?;
+            let (s, serial) = crate::storage::read_for(sysfs, dev, full)?;
             (
                 dev.nodedev_name(serial.as_deref()),
                 Kind::Storage(Box::new(s)),
@@ -390,8 +407,10 @@ fn read_udev(sysfs: &dyn Sysfs, dev: &UdevDevice, class: Class) -> Read {
 
 /// Every device libvirt would list, with the ones it would not.
 pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
-    let mut candidates: Vec<(PathBuf, Source)> = Vec::new();
-    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    // The candidates: PCI functions, interfaces, and the devices of the other
+    // classes' subsystems, each once.
+    let mut found: Vec<(PathBuf, Found)> = Vec::new();
+    let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     // A kernel without PCI (an s390 guest without zPCI) has no PCI bus directory.
     let addresses = if sysfs.exists(Path::new(paths::PCI_DEVICES)) {
         device::list_addresses(sysfs)?
@@ -400,8 +419,8 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
     };
     for a in &addresses {
         let path = device::sysfs_path(sysfs, a)?;
-        if seen.insert(path.clone()) {
-            candidates.push((path, Source::Pci(*a)));
+        if seen.insert(path.as_os_str().as_bytes().to_vec()) {
+            found.push((path, Found::Pci(*a)));
         }
     }
     for name in sysfs
@@ -411,85 +430,148 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
         let Some(path) = canonical(sysfs, &Path::new(paths::CLASS_NET).join(&name)) else {
             continue;
         };
-        if seen.insert(path.clone()) {
-            candidates.push((path, Source::Net(name)));
+        if seen.insert(path.as_os_str().as_bytes().to_vec()) {
+            found.push((path, Found::Net(name)));
         }
     }
-    let mut dropped = Vec::new();
     for dir in SCAN_DIRS {
         for entry in sysfs.read_dir(Path::new(dir)).unwrap_or_default() {
-            let Some(path) = canonical(sysfs, &Path::new(dir).join(&entry)) else {
-                continue;
-            };
-            if seen.contains(&path) {
-                continue;
+            if let Some(path) = canonical(sysfs, &Path::new(dir).join(&entry)) {
+                if seen.insert(path.as_os_str().as_bytes().to_vec()) {
+                    found.push((path, Found::Other));
+                }
             }
-            let Some(dev) = UdevDevice::read(sysfs, &path) else {
-                continue;
-            };
-            let Some(class) = classify(&dev) else {
-                continue;
-            };
-            seen.insert(path.clone());
-            candidates.push((path, Source::Udev(Box::new(dev), class)));
         }
     }
-    candidates.sort_by(|a, b| enumeration_order(&a.0, &b.0));
+    // libudev's order (path by path, md and dm last). Reading in that order
+    // also reaches each device's directory from its parent's (a snapshot
+    // directory is walked one component at a time).
+    let late = |p: &Path| {
+        let b = p.as_os_str().as_bytes();
+        b.windows(9).any(|w| w == b"/block/md") || b.windows(10).any(|w| w == b"/block/dm-")
+    };
+    let mut keyed: Vec<(bool, PathBuf, Found)> =
+        found.into_iter().map(|(p, f)| (late(&p), p, f)).collect();
+    keyed.sort_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            crate::udev::path_order(a.1.as_os_str().as_bytes(), b.1.as_os_str().as_bytes())
+        })
+    });
 
+    // Each candidate read whole, by its class's reader; many of them on a few
+    // threads, each on a contiguous run (results keep the order).
+    let full = detail != Detail::Names;
     let known: BTreeSet<PciAddress> = addresses.iter().copied().collect();
+    let read_one =
+        |(_, path, found): &(bool, PathBuf, Found)| -> Option<Result<(PathBuf, Source)>> {
+            let source = match found {
+                Found::Pci(address) => {
+                    let device = match detail {
+                        Detail::Names | Detail::AllButPci => None,
+                        Detail::Full => {
+                            match device::read_device(sysfs, address, &|a| known.contains(a)) {
+                                Ok(d) => Some(Box::new(d)),
+                                Err(e) => return Some(Err(e)),
+                            }
+                        }
+                    };
+                    let driver = match &device {
+                        Some(d) => d.driver.clone(),
+                        None if full => device::current_driver(sysfs, address),
+                        None => None,
+                    };
+                    Source::Pci(*address, device, driver)
+                }
+                Found::Net(ifname) => {
+                    let read = crate::net::read_interface(sysfs, ifname, full);
+                    let driver = full.then(|| crate::udev::driver_of(sysfs, path)).flatten();
+                    Source::Net(read, driver)
+                }
+                Found::Other => {
+                    let mut dev = UdevDevice::read_uevent(sysfs, path)?;
+                    let class = classify(&dev)?;
+                    // The database entry only matters for the classes that read its
+                    // properties and for devices with a node (their links).
+                    if full
+                        || dev.devnode.is_some()
+                        || matches!(class, Class::UsbDevice | Class::Storage | Class::Css)
+                    {
+                        dev.load_db(sysfs);
+                    }
+                    let read = read_udev(sysfs, &dev, class, full);
+                    let driver = full.then(|| dev.driver(sysfs)).flatten();
+                    Source::Udev(Box::new(dev), class, read, driver)
+                }
+            };
+            Some(Ok((path.clone(), source)))
+        };
+    let threads = if keyed.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    };
+    let candidates: Vec<(PathBuf, Source)> = if threads <= 1 {
+        keyed.iter().filter_map(read_one).collect::<Result<_>>()?
+    } else {
+        let chunk = keyed.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<(PathBuf, Source)>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = keyed
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().filter_map(read_one).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut all = Vec::with_capacity(keyed.len());
+        for part in parts {
+            all.extend(part?);
+        }
+        all
+    };
+
+    let mut dropped = Vec::new();
     let mut nodes: Vec<Node> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
-    let mut by_path: HashMap<PathBuf, String> = HashMap::new();
+    // Keyed by the path's bytes (hashing a `Path` walks its components).
+    let mut by_path: HashMap<Vec<u8>, String> = HashMap::new();
     for (path, source) in candidates {
         let (name, kind, devnode, devlinks, driver, udev) = match source {
-            Source::Pci(address) => {
-                let device = match detail {
-                    Detail::Names | Detail::AllButPci => None,
-                    Detail::Full => Some(Box::new(device::read_device(sysfs, &address, &|a| {
-                        known.contains(a)
-                    })?)),
-                };
-                let driver = match &device {
-                    Some(d) => d.driver.clone(),
-                    None => device::current_driver(sysfs, &address),
-                };
-                (
-                    address.nodedev_name(),
-                    Kind::Pci { address, device },
+            Source::Pci(address, device, driver) => (
+                address.nodedev_name(),
+                Kind::Pci { address, device },
+                None,
+                Vec::new(),
+                driver,
+                None,
+            ),
+            Source::Net(read, driver) => match read {
+                Ok(i) => (
+                    i.nodedev_name(),
+                    Kind::Net(Box::new(i)),
                     None,
                     Vec::new(),
                     driver,
                     None,
-                )
-            }
-            Source::Net(ifname) => {
-                match crate::net::read_interface(sysfs, &ifname, detail != Detail::Names) {
-                    Ok(i) => (
-                        i.nodedev_name(),
-                        Kind::Net(Box::new(i)),
-                        None,
-                        Vec::new(),
-                        crate::udev::driver_of(sysfs, &path),
-                        None,
-                    ),
-                    Err(reason) => {
-                        dropped.push(Dropped {
-                            sysfs_path: path,
-                            class: "net",
-                            reason,
-                            udev: None,
-                        });
-                        continue;
-                    }
+                ),
+                Err(reason) => {
+                    dropped.push(Dropped {
+                        sysfs_path: path,
+                        class: "net",
+                        reason,
+                        udev: None,
+                    });
+                    continue;
                 }
-            }
-            Source::Udev(dev, class) => match read_udev(sysfs, &dev, class) {
+            },
+            Source::Udev(dev, class, read, driver) => match read {
                 Ok((name, kind)) => (
                     name,
                     kind,
                     dev.devnode.as_deref().map(lossy),
                     dev.devlinks.iter().map(|l| lossy(l)).collect(),
-                    dev.driver(sysfs),
+                    driver,
                     Some(dev.db.clone()),
                 ),
                 Err(reason) => {
@@ -508,7 +590,7 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
             .ancestors()
             .skip(1)
             .take_while(|p| *p != Path::new("/sys") && *p != Path::new("/"))
-            .find_map(|p| by_path.get(p))
+            .find_map(|p| by_path.get(p.as_os_str().as_bytes()))
             .cloned()
             .unwrap_or_else(|| COMPUTER.to_string());
         let mut kind = kind;
@@ -529,7 +611,7 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
             // libvirt's list is keyed by name: the later device replaces the
             // earlier, which can no longer be found by its path.
             Some(&i) => {
-                by_path.remove(&nodes[i].sysfs_path);
+                by_path.remove(nodes[i].sysfs_path.as_os_str().as_bytes());
                 nodes[i] = node;
             }
             None => {
@@ -537,7 +619,7 @@ pub fn enumerate(sysfs: &dyn Sysfs, detail: Detail) -> Result<Enumeration> {
                 nodes.push(node);
             }
         }
-        by_path.insert(path, name);
+        by_path.insert(path.into_os_string().into_vec(), name);
     }
     Ok(Enumeration {
         udev_database: crate::udev::database_state(sysfs),

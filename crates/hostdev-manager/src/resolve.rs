@@ -49,6 +49,11 @@ pub(crate) trait Tree {
     /// Keeps a walk to the directory `path` for [`recall`](Tree::recall)
     /// (nothing by default).
     fn remember(&self, _path: &Path, _walked: &Walked<Self::Dir>) {}
+    /// The remembered walk to the nearest ancestor of `path` (a proper one),
+    /// with the rest of `path` below it (none by default).
+    fn recall_ancestor(&self, _path: &Path) -> Option<(Walked<Self::Dir>, PathBuf)> {
+        None
+    }
 }
 
 /// Where a path led.
@@ -156,18 +161,27 @@ fn walk<T: Tree>(
 }
 
 /// Walks to the directory `path` names (following every link), or recalls a
-/// walk the tree remembered.
+/// walk the tree remembered: to `path` itself, or else to its nearest
+/// ancestor, from which the rest is walked (the same steps a walk from the
+/// root would take after that ancestor, with the same limits spent).
 fn walk_to_dir<T: Tree>(tree: &T, path: &Path) -> io::Result<Walked<T::Dir>> {
     if let Some(w) = tree.recall(path) {
         return Ok(w);
     }
-    let mut at = Walked {
-        stack: vec![tree.root()?],
-        links: 0,
-        steps: 0,
+    let recalled = tree.recall_ancestor(path);
+    let (mut at, rest) = match &recalled {
+        Some((w, rest)) => (w.clone(), rest.as_path()),
+        None => (
+            Walked {
+                stack: vec![tree.root()?],
+                links: 0,
+                steps: 0,
+            },
+            path,
+        ),
     };
     let mut pending = Vec::new();
-    push_path(&mut pending, path);
+    push_path(&mut pending, rest);
     match walk(tree, &mut at, pending, true)? {
         End::Dir => {}
         End::Name(_, Kind::Dir(d)) => at.stack.push(d),
@@ -175,6 +189,13 @@ fn walk_to_dir<T: Tree>(tree: &T, path: &Path) -> io::Result<Walked<T::Dir>> {
     }
     tree.remember(path, &at);
     Ok(at)
+}
+
+/// The directory `path` leads to (every link followed), reached as
+/// [`resolve`] reaches a path's parent: for a read of one name in it.
+pub(crate) fn walk_to_dir_of<T: Tree>(tree: &T, path: &Path) -> io::Result<T::Dir> {
+    let mut w = walk_to_dir(tree, path)?;
+    Ok(w.stack.pop().expect("the root is never popped"))
 }
 
 /// Resolves `path` (absolute or relative, both taken from the root) inside

@@ -119,20 +119,25 @@ fn vhba_value(sysfs: &dyn Sysfs, host: u32, entry: &str) -> Option<String> {
     })
 }
 
-/// Reads a SCSI host (`hostN`).
-pub fn read_host(sysfs: &dyn Sysfs, dev: &UdevDevice) -> Result<ScsiHost, String> {
+/// Reads a SCSI host (`hostN`); without `full`, its `unique_id` (which cannot
+/// make libvirt drop it) is left unread, for a listing.
+pub fn read_host(sysfs: &dyn Sysfs, dev: &UdevDevice, full: bool) -> Result<ScsiHost, String> {
     let name = base_name(&dev.syspath);
     let host = name
         .strip_prefix("host")
         .and_then(|n| cnum::to_uint(n.as_bytes(), 0))
         .ok_or_else(|| format!("failed to parse SCSI host '{name}'"))?;
     let h = host as i32;
-    let unique_id = read_value(
-        sysfs,
-        &Path::new(CLASS_SCSI_HOST).join(format!("host{h}/unique_id")),
-    )
-    .and_then(|v| cnum::to_int(v.as_bytes(), 10))
-    .filter(|v| *v >= 0);
+    let unique_id = full
+        .then(|| {
+            read_value(
+                sysfs,
+                &Path::new(CLASS_SCSI_HOST).join(format!("host{h}/unique_id")),
+            )
+        })
+        .flatten()
+        .and_then(|v| cnum::to_int(v.as_bytes(), 10))
+        .filter(|v| *v >= 0);
     let mut fc_host = None;
     let mut vport_ops = None;
     let ok = (|| {

@@ -235,9 +235,9 @@ impl Snapshot {
             inner: sysfs,
             log: std::sync::Mutex::new(Vec::new()),
         };
-        // Names: PCI functions are not read beyond their links (copied above),
-        // and interfaces' features come from the kernel (copied above).
-        let _ = crate::nodes::enumerate(&recorder, crate::nodes::Detail::Names);
+        // Everything but PCI functions' details (copied above, with their
+        // own rules for what is left out).
+        let _ = crate::nodes::enumerate(&recorder, crate::nodes::Detail::AllButPci);
         let log = recorder.log.into_inner().unwrap_or_else(|e| e.into_inner());
         for (op, path) in log {
             let secret = !capture.include_serials

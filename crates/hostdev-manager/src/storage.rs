@@ -74,6 +74,16 @@ fn kludge(block: &str) -> Option<&'static str> {
 /// Reads a disk; `Err` says why libvirt would not list it. The second value
 /// is the serial's bytes for the name.
 pub fn read(sysfs: &dyn Sysfs, dev: &UdevDevice) -> Result<(Storage, Option<Vec<u8>>), String> {
+    read_for(sysfs, dev, true)
+}
+
+/// [`read`]; without `full`, the vendor and model (which cannot make libvirt
+/// drop a disk) are left unread, for a listing.
+pub fn read_for(
+    sysfs: &dyn Sysfs,
+    dev: &UdevDevice,
+    full: bool,
+) -> Result<(Storage, Option<Vec<u8>>), String> {
     let block = dev
         .devnode
         .as_deref()
@@ -83,8 +93,12 @@ pub fn read(sysfs: &dyn Sysfs, dev: &UdevDevice) -> Result<(Storage, Option<Vec<
     let mut s = Storage {
         bus: dev.property_text("ID_BUS"),
         serial: dev.property_text("ID_SERIAL"),
-        vendor: dev.string_sysattr(sysfs, "device/vendor").map(trim_end),
-        model: dev.string_sysattr(sysfs, "device/model").map(trim_end),
+        vendor: full
+            .then(|| dev.string_sysattr(sysfs, "device/vendor").map(trim_end))
+            .flatten(),
+        model: full
+            .then(|| dev.string_sysattr(sysfs, "device/model").map(trim_end))
+            .flatten(),
         drive_type: String::new(),
         removable: false,
         media_available: false,

@@ -165,6 +165,12 @@ pub enum DbEntry {
     },
     /// The device has no database id (no subsystem).
     NoId,
+    /// Not read: the device's class uses nothing from it (no property, no
+    /// device node for links), so a listing leaves it unread.
+    NotRead {
+        /// The file.
+        path: String,
+    },
 }
 
 /// Whether a tree has a udev database at all.
@@ -210,9 +216,11 @@ pub struct UdevDevice {
 }
 
 impl UdevDevice {
-    /// Reads the device whose real directory is `syspath`, or `None` when it is
-    /// not a device libudev would create (no `uevent` file, no `subsystem`).
-    pub fn read(sysfs: &dyn Sysfs, syspath: &Path) -> Option<Self> {
+    /// Reads the device whose real directory is `syspath` — its uevent and
+    /// subsystem, not yet its database entry ([`UdevDevice::load_db`]) — or
+    /// `None` when it is not a device libudev would create (no `uevent` file,
+    /// no `subsystem`).
+    pub fn read_uevent(sysfs: &dyn Sysfs, syspath: &Path) -> Option<Self> {
         let uevent = sysfs.read(&syspath.join("uevent")).ok()?;
         let subsystem = sysfs
             .read_link(&syspath.join("subsystem"))
@@ -279,15 +287,46 @@ impl UdevDevice {
             (None, Some(ifindex)) => format!("n{}", lossy(ifindex)),
             (None, None) => format!("+{}:{}", lossy(&subsystem), lossy(raw_name)),
         };
-        let path = format!("{UDEV_DATA}/{id}");
         // DEVTYPE and the node come from the uevent file only (libudev keeps
         // them apart from the properties the database may add).
         let devtype = properties.get(b"DEVTYPE".as_slice()).cloned();
         let devnode = properties.get(b"DEVNAME".as_slice()).cloned();
-        let mut devlinks = Vec::new();
         let db = if id.contains('/') {
             DbEntry::NoId
         } else {
+            DbEntry::NotRead {
+                path: format!("{UDEV_DATA}/{id}"),
+            }
+        };
+        Some(Self {
+            syspath: syspath.to_path_buf(),
+            subsystem,
+            sysname,
+            devtype,
+            devnode,
+            devlinks: Vec::new(),
+            db,
+            properties,
+        })
+    }
+
+    /// Reads the device: its uevent, subsystem and database entry.
+    pub fn read(sysfs: &dyn Sysfs, syspath: &Path) -> Option<Self> {
+        let mut dev = Self::read_uevent(sysfs, syspath)?;
+        dev.load_db(sysfs);
+        Some(dev)
+    }
+
+    /// Merges the database entry into the properties (once; nothing when the
+    /// device has no database id).
+    pub fn load_db(&mut self, sysfs: &dyn Sysfs) {
+        let DbEntry::NotRead { path } = &self.db else {
+            return;
+        };
+        let path = path.clone();
+        let properties = &mut self.properties;
+        let mut devlinks = Vec::new();
+        let db = {
             match sysfs.read(Path::new(&path)) {
                 Ok(bytes) if bytes.len() > MAX_UDEV_DATA => DbEntry::Unreadable {
                     path,
@@ -324,16 +363,8 @@ impl UdevDevice {
                 },
             }
         };
-        Some(Self {
-            syspath: syspath.to_path_buf(),
-            subsystem,
-            sysname,
-            devtype,
-            devnode,
-            devlinks,
-            db,
-            properties,
-        })
+        self.devlinks = devlinks;
+        self.db = db;
     }
 
     /// `udev_device_get_property_value`.
@@ -445,11 +476,29 @@ pub fn canonical(sysfs: &dyn Sysfs, link: &Path) -> Option<PathBuf> {
 /// `…/block/md*` and `…/block/dm-*` last, otherwise by path, component by
 /// component, so a device comes before everything below it.
 pub fn enumeration_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    let late = |p: &Path| {
-        let s = p.as_os_str().as_bytes();
-        contains(s, b"/block/md") || contains(s, b"/block/dm-")
-    };
-    late(a).cmp(&late(b)).then_with(|| a.cmp(b))
+    let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
+    let late = |s: &[u8]| contains(s, b"/block/md") || contains(s, b"/block/dm-");
+    late(a).cmp(&late(b)).then_with(|| path_order(a, b))
+}
+
+/// systemd's `path_compare` of two normalized absolute paths: component by
+/// component, bytewise, a shorter component first (so `/a/b` before `/a-b`,
+/// and a path before everything below it). `Path`'s own ordering says the
+/// same, slower.
+pub fn path_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let mut x = a.split(|c| *c == b'/').filter(|p| !p.is_empty());
+    let mut y = b.split(|c| *c == b'/').filter(|p| !p.is_empty());
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(p), Some(q)) => match p.cmp(q) {
+                std::cmp::Ordering::Equal => {}
+                o => return o,
+            },
+        }
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -515,6 +564,26 @@ mod tests {
         // invalid, so the next line is skipped too.
         let db = parse_db(b"X\nE:SKIPPED=1\nE:KEPT=1\n");
         assert_eq!(db.properties, vec![(b"KEPT".to_vec(), Some(b"1".to_vec()))]);
+    }
+
+    #[test]
+    fn path_order_is_component_by_component() {
+        use std::cmp::Ordering::*;
+        assert_eq!(path_order(b"/a/b", b"/a-b"), Less);
+        assert_eq!(path_order(b"/a", b"/a/b"), Less);
+        assert_eq!(path_order(b"/a/b", b"/a/b"), Equal);
+        assert_eq!(path_order(b"/a/c", b"/a/b/z"), Greater);
+        for (a, b) in [
+            ("/x/y", "/x-y"),
+            ("/p/0000:00:1f.2", "/p/0000:00:1f.20"),
+            ("/q", "/q/r"),
+        ] {
+            assert_eq!(
+                path_order(a.as_bytes(), b.as_bytes()),
+                Path::new(a).cmp(Path::new(b)),
+                "{a} {b}"
+            );
+        }
     }
 
     #[test]

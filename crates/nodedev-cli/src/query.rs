@@ -92,9 +92,13 @@ pub fn list(sysfs: &dyn Sysfs, args: &ListArgs, out: &mut dyn Write) -> Result<(
         out.write_all(tree::draw(&names, &parents).as_bytes())?;
         return Ok(());
     }
+    // One write, not one per line (standard output is line-buffered).
+    let mut text = String::new();
     for n in &rows {
-        writeln!(out, "{}", n.name)?;
+        text.push_str(&n.name);
+        text.push('\n');
     }
+    out.write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -3,11 +3,24 @@
 /// Draws the forest of `names` (already in display order), where `parents[i]` is
 /// the parent's name or `None` for a root. Roots are drawn in order, as virsh does.
 pub fn draw(names: &[String], parents: &[Option<String>]) -> String {
+    // Each node's children, in display order (virsh scans the whole list for
+    // each node; the same order, found once).
+    let index: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (i, parent) in parents.iter().enumerate() {
+        if let Some(&p) = parent.as_deref().and_then(|p| index.get(p)) {
+            children[p].push(i);
+        }
+    }
     let mut out = String::new();
     for (i, parent) in parents.iter().enumerate() {
         if parent.is_none() {
             let mut indent = String::new();
-            draw_node(names, parents, i, i, true, &mut indent, &mut out);
+            draw_node(names, &children, i, i, true, &mut indent, &mut out);
         }
     }
     out
@@ -15,7 +28,7 @@ pub fn draw(names: &[String], parents: &[Option<String>]) -> String {
 
 fn draw_node(
     names: &[String],
-    parents: &[Option<String>],
+    children_of: &[Vec<usize>],
     dev: usize,
     last_sibling: usize,
     root: bool,
@@ -35,9 +48,7 @@ fn draw_node(
         indent.push(' ');
     }
 
-    let children: Vec<usize> = (0..names.len())
-        .filter(|&i| parents[i].as_deref() == Some(name.as_str()))
-        .collect();
+    let children = &children_of[dev];
     let last_child = children.last().copied();
     if last_child.is_some() {
         out.push_str(indent);
@@ -45,10 +56,10 @@ fn draw_node(
     }
 
     indent.push_str("  ");
-    for &child in &children {
+    for &child in children {
         draw_node(
             names,
-            parents,
+            children_of,
             child,
             last_child.unwrap_or(child),
             false,
