@@ -64,7 +64,7 @@ fn reference_db(data: &[u8]) -> (Properties, Vec<Vec<u8>>) {
     (props, links)
 }
 
-/// `parse_db` on the bytes: agrees with [`reference_db`]; no key holds `=` or
+/// `parse_db` on the bytes: agrees with a second reading (`reference_db`); no key holds `=` or
 /// a NUL, no value a NUL, every link starts with `/dev/`. Then `parse_uevent`:
 /// no key holds a line end or a NUL, nor `=` past its first byte; no value a
 /// line end or a NUL.
