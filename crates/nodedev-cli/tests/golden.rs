@@ -19,30 +19,7 @@ use std::path::{Path, PathBuf};
 use support::tree::{config, with_pcie, Function, Tree};
 
 /// virsh 9.0's capability names, in its order.
-const CAPS: &[&str] = &[
-    "system",
-    "pci",
-    "usb_device",
-    "usb",
-    "net",
-    "scsi_host",
-    "scsi_target",
-    "scsi",
-    "storage",
-    "fc_host",
-    "vports",
-    "scsi_generic",
-    "drm",
-    "mdev_types",
-    "mdev",
-    "ccw",
-    "css",
-    "vdpa",
-    "ap_card",
-    "ap_queue",
-    "ap_matrix",
-    "vpd",
-];
+const CAPS: &[&str] = hostdev_manager::nodes::CAPABILITY_NAMES;
 
 /// Runs every command of a scenario and returns all mismatches.
 fn check_scenario(name: &str, root: &Path) {
@@ -712,18 +689,7 @@ fn handmade_mdev_and_vdpa() {
     let g = "/sys/devices/pci0000:00/0000:00:02.0";
     t.link("/sys/class/mdev_bus/0000:00:02.0", g);
     let mdev = |parent: &str, uuid: &str, mtype: &str, group: Option<u32>| {
-        let dir = format!("{parent}/{uuid}");
-        t.device(&dir, "/sys/bus/mdev", &format!("MDEV_TYPE={mtype}\n"))
-            .bind(&dir, "mdev", "vfio_mdev");
-        t.link(
-            format!("{dir}/mdev_type"),
-            format!("{parent}/mdev_supported_types/{mtype}"),
-        );
-        if let Some(n) = group {
-            let gdir = format!("/sys/kernel/iommu_groups/{n}");
-            t.link(format!("{dir}/iommu_group"), &gdir);
-            t.link(format!("{gdir}/devices/{uuid}"), &dir);
-        }
+        t.mdev(parent, uuid, mtype, group);
     };
     mdev(
         g,
@@ -832,16 +798,7 @@ fn handmade_s390() {
     );
     t.link("/sys/class/mdev_bus/0.0.0052", &vfio);
     let mdev = |parent: &str, uuid: &str, mtype: &str, group: u32| {
-        let dir = format!("{parent}/{uuid}");
-        t.device(&dir, "/sys/bus/mdev", &format!("MDEV_TYPE={mtype}\n"))
-            .bind(&dir, "mdev", "vfio_mdev");
-        t.link(
-            format!("{dir}/mdev_type"),
-            format!("{parent}/mdev_supported_types/{mtype}"),
-        );
-        let gdir = format!("/sys/kernel/iommu_groups/{group}");
-        t.link(format!("{dir}/iommu_group"), &gdir);
-        t.link(format!("{gdir}/devices/{uuid}"), &dir);
+        t.mdev(parent, uuid, mtype, Some(group));
     };
     mdev(
         &vfio,

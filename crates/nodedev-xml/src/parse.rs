@@ -564,6 +564,15 @@ pub(crate) fn at_most_int(ctx: &Ctx, what: &str, v: u32) -> Result<u32, XmlError
 }
 
 pub(crate) fn parse_unsigned(ctx: &Ctx, what: &str, s: &str) -> Result<u32, XmlError> {
+    parse_decimal(ctx, what, s)
+}
+
+/// An unsigned decimal number of type `T` (`u32`, `u64`).
+pub(crate) fn parse_decimal<T: std::str::FromStr>(
+    ctx: &Ctx,
+    what: &str,
+    s: &str,
+) -> Result<T, XmlError> {
     let t = xml_trim(s);
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ctx.err(format!(

@@ -4,8 +4,8 @@
 
 use crate::model::*;
 use crate::parse::{
-    at_most_int, id_name, in_order, mdev_types, opt_text, parse_unsigned, required_text, shorten,
-    text_child, xml_trim, Children, Ctx, Element, Slot,
+    at_most_int, id_name, in_order, mdev_types, opt_text, parse_decimal, parse_unsigned,
+    required_text, shorten, text_child, xml_trim, Children, Ctx, Element, Slot,
 };
 use crate::XmlError;
 
@@ -102,24 +102,12 @@ fn int_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<u32, XmlErr
     at_most_int(&c, name, v)
 }
 
-fn parse_u64(ctx: &Ctx, what: &str, s: &str) -> Result<u64, XmlError> {
-    let t = xml_trim(s);
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ctx.err(format!(
-            "{what} '{}' is not an unsigned decimal number",
-            shorten(s)
-        )));
-    }
-    t.parse()
-        .map_err(|_| ctx.err(format!("{what} '{}' is out of range", shorten(s))))
-}
-
 fn u64_child(ctx: &Ctx, ch: &mut Children<'_>, name: &str) -> Result<Option<u64>, XmlError> {
     match ch.opt(name, None)? {
         Some(e) => {
             let c = ctx.child(e);
             e.only_attrs(&c, &[])?;
-            parse_u64(&c, name, e.text_only(&c)?).map(Some)
+            parse_decimal::<u64>(&c, name, e.text_only(&c)?).map(Some)
         }
         None => Ok(None),
     }

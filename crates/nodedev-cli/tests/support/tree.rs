@@ -318,4 +318,22 @@ impl Tree {
         self.link(Path::new(dir).join("driver"), &ddir);
         self
     }
+
+    /// An active mediated device `uuid` of type `mtype` under `parent` (bound
+    /// to vfio_mdev), in IOMMU group `group` (none: its group is gone).
+    pub fn mdev(&self, parent: &str, uuid: &str, mtype: &str, group: Option<u32>) -> &Self {
+        let dir = format!("{parent}/{uuid}");
+        self.device(&dir, "/sys/bus/mdev", &format!("MDEV_TYPE={mtype}\n"))
+            .bind(&dir, "mdev", "vfio_mdev");
+        self.link(
+            format!("{dir}/mdev_type"),
+            format!("{parent}/mdev_supported_types/{mtype}"),
+        );
+        if let Some(n) = group {
+            let gdir = format!("/sys/kernel/iommu_groups/{n}");
+            self.link(format!("{dir}/iommu_group"), &gdir);
+            self.link(format!("{gdir}/devices/{uuid}"), &dir);
+        }
+        self
+    }
 }

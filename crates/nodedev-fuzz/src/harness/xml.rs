@@ -122,12 +122,7 @@ fn pci(src: &mut Source) -> PciCapability {
             addresses: s.list(3, address),
         }),
         header: src.option(|s| *s.pick(&[BridgeHeader::PciBridge, BridgeHeader::CardbusBridge])),
-        mdev_types: src.list(2, |s| MdevType {
-            id: text(s),
-            name: opt_text(s),
-            device_api: s.mostly(8, &["vfio-pci", "vfio-ccw", "vfio-ap"]),
-            available_instances: s.number(),
-        }),
+        mdev_types: mdev_types(src),
         vpd: src.option(|s| VpdResource {
             name: vpd_text(s),
             read_only: s.option(|s| VpdReadOnly {
