@@ -218,13 +218,10 @@ fn harnesses() -> Vec<(Config, Harness)> {
             harness::snapshot_tar,
         ),
         (
-            config("udev_data", &[], UDEV_TOKENS, 30_000),
+            config("udev_data", &[], UDEV_TOKENS, 20_000),
             harness::udev_data,
         ),
-        (
-            config("snapshot_tree", &[], &[], 10_000),
-            harness::snapshot_tree,
-        ),
+        (config("class_tree", &[], &[], 6_000), harness::class_tree),
     ]
 }
 

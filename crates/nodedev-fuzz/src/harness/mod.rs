@@ -13,7 +13,7 @@
 //! | [`pci_ids`] | `PciIds::parse` | every lookup agrees with a line-by-line reading of libpciaccess's rules |
 //! | [`snapshot_tar`] | `Snapshot::read_tar` and the enumeration over it (`--root FILE.tar`) | reads bounded, links resolved inside the archive (loops end), errors short |
 //! | [`udev_data`] | `udev::parse_db`, `udev::parse_uevent` | the database reading agrees with a second reading written from libudev's state machine; no key with `=` or NUL, no value with NUL, links under `/dev/` |
-//! | [`snapshot_tree`] | a snapshot tar built from the bytes, `nodes::enumerate` over it | names in libvirt's alphabet, each once; every parent listed or `computer`; no device outside `/sys` |
+//! | [`class_tree`] | a snapshot tar built from the bytes, `nodes::enumerate` over it | names in libvirt's alphabet, each once; every parent listed or `computer`; no device outside `/sys` |
 //!
 //! Every error message a harness sees stays short ([`assert_short_message`]).
 
@@ -29,7 +29,7 @@ pub use domain::{domain_xml, hostdev_xml};
 pub use names::{driver_name, pci_address};
 pub use pci_ids::pci_ids;
 pub use snapshot::{build_archive, snapshot_tar};
-pub use udev::{snapshot_tree, udev_data};
+pub use udev::{class_tree, udev_data};
 pub use vpd::vpd;
 pub use xml::{node_device_model, node_device_xml};
 

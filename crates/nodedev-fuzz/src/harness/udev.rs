@@ -300,7 +300,7 @@ fn append_link(b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str) {
 /// dangle) — read back with the snapshot reader and enumerated: no panic;
 /// every name is libvirt's alphabet, each once; every parent is `computer` or
 /// a listed device; no device outside `/sys`.
-pub fn snapshot_tree(data: &[u8]) -> Outcome {
+pub fn class_tree(data: &[u8]) -> Outcome {
     let mut src = Source::new(data);
     let mut builder = tar::Builder::new(Vec::new());
     for _ in 0..1 + src.below(8) {
