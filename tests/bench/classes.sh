@@ -33,7 +33,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "tree: $(ls "$tree/sys/bus/pci/devices" | wc -l) PCI functions, $(ls "$tree/sys/class/block" | wc -l) disks, $(ls "$tree/sys/bus/usb/devices" | grep -vc :) USB devices ($tree)"
 echo "nodedev lists $("$bin" --root "$tree" list | grep -c .) devices"
 echo "versions: $("$bin" --version), $(lspci --version), $(lsblk --version)"
-hyperfine --warmup 1 --min-runs 5 --export-markdown "$cache/classes.md" --style basic \
+hyperfine --warmup 1 --min-runs 10 --export-markdown "$cache/classes.md" --export-json "$cache/classes.json" --style basic \
   -n "nodedev list" "$bin --root $tree list" \
   -n "nodedev list --tree" "$bin --root $tree list --tree" \
   -n "nodedev dumpxml --all" "$bin --root $tree dumpxml --all" \
@@ -41,3 +41,15 @@ hyperfine --warmup 1 --min-runs 5 --export-markdown "$cache/classes.md" --style 
   -n "lsblk" "lsblk --sysroot $tree" \
   -n "lspci -D -nnk + lsblk" "lspci -D -nnk -A linux-sysfs -O sysfs.path=$tree/sys/bus/pci; lsblk --sysroot $tree" >&2
 cat "$cache/classes.md"
+# CPU time (user + system) as well: on a shared machine the wall clock also
+# counts waiting for a core; the ratios of CPU time do not.
+python3 - "$cache/classes.json" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+cpu = {k: (v["user"] + v["system"]) * 1000 for k, v in r.items()}
+wall = {k: v["mean"] * 1000 for k, v in r.items()}
+peers = "lspci -D -nnk + lsblk"
+print("\n| Command | wall [ms] | CPU [ms] | wall / peers' | CPU / peers' |\n|:---|---:|---:|---:|---:|")
+for k in r:
+    print(f"| `{k}` | {wall[k]:.0f} | {cpu[k]:.0f} | {wall[k] / wall[peers]:.2f} | {cpu[k] / cpu[peers]:.2f} |")
+PY
