@@ -47,6 +47,7 @@ pub mod device;
 pub mod drm;
 mod error;
 pub mod files;
+mod guarded;
 pub mod iommu;
 pub mod mdev;
 pub mod modules;

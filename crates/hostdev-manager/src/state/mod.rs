@@ -26,14 +26,15 @@ mod lock;
 mod record;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pci_types::{DriverName, PciAddress};
 
+use crate::guarded::{self, check_regular, nofollow_nonblock, Guard};
 pub use lock::{LockError, LockGuard, LockHolder, DEFAULT_LOCK_TIMEOUT};
 pub use record::{now, valid_owner, BindMethod, DeviceId, Identity, Phase, Record, MAX_OWNER_LEN};
 
@@ -81,6 +82,16 @@ pub enum StateError {
     Lock(#[from] LockError),
 }
 
+impl From<Guard> for StateError {
+    fn from(g: Guard) -> Self {
+        match g {
+            Guard::Io { what, path, source } => Self::Io { what, path, source },
+            Guard::Unsafe { path, problem, fix } => Self::Unsafe { path, problem, fix },
+            Guard::Bad { path, reason } => Self::BadRecord { path, reason },
+        }
+    }
+}
+
 /// A record that was skipped.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Unusable {
@@ -110,8 +121,6 @@ pub struct StateDir {
 
 /// The largest cache file read.
 const MAX_CACHE_SIZE: u64 = 1024 * 1024;
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl StateDir {
     /// A state directory at `dir` (created on first use).
@@ -265,12 +274,8 @@ impl StateDir {
             source: io::Error::other(e),
         })?;
         bytes.push(b'\n');
-        replace_file(
-            &self.devices_dir(),
-            &format!("{}.json", record.address.sysfs_name()),
-            &bytes,
-            durable,
-        )
+        let path = self.record_path(&record.address);
+        Ok(guarded::replace(&path, &bytes, 0o600, durable)?)
     }
 
     /// A cached value derived from a file, if the cache was made from the same
@@ -295,7 +300,8 @@ impl StateDir {
     pub fn store_cache(&self, name: &str, key: &str, value: &str) {
         if self.prepare().is_ok() {
             let content = format!("{key}\n{value}");
-            let _ = replace_file(&self.dir.join("cache"), name, content.as_bytes(), false);
+            let path = self.dir.join("cache").join(name);
+            let _ = guarded::replace(&path, content.as_bytes(), 0o600, false);
         }
     }
 
@@ -356,148 +362,21 @@ impl StateDir {
     }
 }
 
-/// Replaces `dir/name` atomically: a new 0600 file (`O_EXCL`, `O_NOFOLLOW`) with
-/// `bytes`, fsynced when `durable`, renamed over the old one — never over anything
-/// but a regular file (a device node, a FIFO or a symlink planted there stays).
-fn replace_file(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(), StateError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StateError::Io { what, path, source }
-    };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nofollow_nonblock())
-        .open(&tmp)
-        .map_err(io("cannot create", &tmp))?;
-    let written = f
-        .write_all(bytes)
-        .and_then(|()| if durable { f.sync_all() } else { Ok(()) });
-    let refused = match fs::symlink_metadata(&path) {
-        Ok(m) if !m.file_type().is_file() => Some(StateError::BadRecord {
-            path: path.clone(),
-            reason: "it is not a regular file".to_string(),
-        }),
-        _ => None,
-    };
-    let renamed = match (written, refused) {
-        (Err(e), _) => Err(io("cannot write", &tmp)(e)),
-        (Ok(()), Some(refused)) => Err(refused),
-        (Ok(()), None) => fs::rename(&tmp, &path).map_err(io("cannot replace", &path)),
-    };
-    if renamed.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    renamed
-}
-
-fn nofollow_nonblock() -> i32 {
-    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC)
-        .bits() as i32
-}
-
 /// A directory may hold records only if it is a real directory (not a symlink),
 /// owned by the effective user (or root), and writable by no one else.
 fn check_dir(dir: &Path) -> Result<(), StateError> {
-    let meta = fs::symlink_metadata(dir).map_err(|source| StateError::Io {
-        what: "cannot inspect",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let unsafe_dir = |problem: String, fix: String| {
-        Err(StateError::Unsafe {
-            path: dir.to_path_buf(),
-            problem,
-            fix,
-        })
-    };
-    if !meta.file_type().is_dir() {
-        return unsafe_dir(
-            "is not a directory (a symlink or a file)".to_string(),
-            "remove it, or name another with --state-dir".to_string(),
-        );
-    }
-    // Root's own directory is as safe as ours: a user who may not write it is
-    // then told "permission denied" by the kernel, not refused here.
-    let euid = rustix::process::geteuid().as_raw();
-    if meta.uid() != euid && meta.uid() != 0 {
-        return unsafe_dir(
-            format!(
-                "is owned by uid {}, not by uid {euid} which runs this",
-                meta.uid()
-            ),
-            format!("chown {euid} {}", dir.display()),
-        );
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return unsafe_dir(
-            format!("is writable by group or others (mode {mode:04o})"),
-            format!("chmod 0700 {}", dir.display()),
-        );
-    }
-    Ok(())
-}
-
-fn check_regular(file: &File, path: &Path) -> Result<(), StateError> {
-    let meta = file.metadata().map_err(|source| StateError::Io {
-        what: "cannot inspect",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.file_type().is_file() {
-        return Err(StateError::BadRecord {
-            path: path.to_path_buf(),
-            reason: "it is not a regular file".to_string(),
-        });
-    }
-    Ok(())
+    Ok(guarded::check_dir(dir, "--state-dir")?)
 }
 
 /// Reads and checks one record file: a regular file, bounded, well-formed.
 fn read_record(path: &Path) -> Result<Option<Record>, StateError> {
+    let Some((bytes, _)) = guarded::read_bounded(path, MAX_RECORD_SIZE)? else {
+        return Ok(None);
+    };
     let bad = |reason: String| StateError::BadRecord {
         path: path.to_path_buf(),
         reason,
     };
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow_nonblock())
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        // O_NOFOLLOW on a symlink answers ELOOP.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-            return Err(bad("it is a symbolic link".to_string()))
-        }
-        Err(source) => {
-            return Err(StateError::Io {
-                what: "cannot open",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    check_regular(&file, path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|source| StateError::Io {
-            what: "cannot read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if bytes.len() as u64 > MAX_RECORD_SIZE {
-        return Err(bad(format!("it is larger than {MAX_RECORD_SIZE} bytes")));
-    }
     let record: Record = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     record.validate().map_err(bad)?;
     Ok(Some(record))
@@ -505,7 +384,7 @@ fn read_record(path: &Path) -> Result<Option<Record>, StateError> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     use super::*;
 
