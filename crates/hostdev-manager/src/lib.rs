@@ -40,6 +40,7 @@
 //! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
 
+pub mod boot;
 pub mod cnum;
 pub mod config;
 mod confined;
@@ -57,6 +58,7 @@ pub mod nodes;
 pub mod ops;
 pub mod paths;
 pub mod pci_ids;
+pub mod persist;
 pub mod reset;
 pub mod resolve;
 pub mod s390;
