@@ -28,6 +28,8 @@ pub struct Backend {
     pub modules: Arc<dyn ModuleLoader>,
     /// Records and locks.
     pub state_dir: PathBuf,
+    /// Persistent assignments.
+    pub config_dir: PathBuf,
     /// How long an unbind may take.
     pub unbind_timeout: Duration,
     /// How long a lock is waited for.
@@ -53,6 +55,7 @@ impl Backend {
             host,
             modules,
             state_dir: cli.state_dir.clone(),
+            config_dir: cli.config_dir.clone(),
             unbind_timeout: cli.unbind_timeout.into(),
             lock_timeout: cli.lock_timeout.into(),
         }
@@ -142,6 +145,8 @@ fn prints_virsh_blank_line(command: &Command) -> bool {
             | Command::Virsh { .. }
             | Command::Groups(_)
             | Command::Preflight(_)
+            | Command::Persist(_)
+            | Command::Boot(_)
     )
 }
 
@@ -219,6 +224,8 @@ fn dispatch(
             writeln!(err, "hook removed: {}", path.display())?;
             Ok(())
         }
+        Command::Persist(cmd) => crate::persist::run(cli, backend, cmd, out, err),
+        Command::Boot(args) => crate::boot::run(backend, args, out, err),
         Command::Virsh { .. } => Err(anyhow::anyhow!(
             "virsh mode is translated before the command runs"
         )),

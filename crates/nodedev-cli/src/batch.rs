@@ -15,10 +15,10 @@ use crate::app::Backend;
 use crate::cli::{ApplyAction, Cli, DetachArgs, ReattachArgs, VirshHypervisor};
 use crate::domain::{self, Hostdevs};
 use crate::input::{read_xml, xml_target};
-use crate::lookup::pci_target;
 use crate::output::{
     escape_controls, failure_message, print_failure, virsh_error, ReportedFailure,
 };
+use crate::persist::AfterDetach;
 
 /// One device's result in a batch, for `--json`.
 #[derive(serde::Serialize)]
@@ -37,12 +37,15 @@ struct Target {
     address: Result<PciAddress>,
 }
 
-/// Resolves every name (or the `--xml` document) before anything runs.
+/// Resolves every name, `--id` and interface (or the `--xml` document) before
+/// anything runs.
 fn targets(
     backend: &Backend,
     devices: &[String],
+    ids: &[String],
     xml: Option<&std::path::Path>,
     exact: bool,
+    verb: &str,
     stdin: &mut dyn Read,
 ) -> Result<(Vec<Target>, Option<DriverRequest>)> {
     if let Some(path) = xml {
@@ -53,13 +56,9 @@ fn targets(
         };
         return Ok((vec![target], t.driver));
     }
-    let sysfs = backend.host.sysfs();
-    let targets = devices
-        .iter()
-        .map(|name| Target {
-            name: name.clone(),
-            address: pci_target(sysfs, name, exact),
-        })
+    let targets = crate::select::targets(backend.host.sysfs(), devices, ids, exact, verb)?
+        .into_iter()
+        .map(|(name, address)| Target { name, address })
         .collect();
     Ok((targets, None))
 }
@@ -177,8 +176,10 @@ pub fn detach(
     let (targets, xml_driver) = targets(
         backend,
         &args.devices,
+        &args.select.ids,
         args.xml.as_deref(),
         args.exact_name,
+        "detach",
         stdin,
     )?;
     // virsh mode: libvirt's QEMU driver takes only `vfio` and its libxl driver only
@@ -232,21 +233,39 @@ pub fn detach(
         owner: None,
     };
     let engine = backend.engine()?;
+    let after = AfterDetach::new(
+        backend,
+        args.persistent,
+        args.owner.as_ref(),
+        &opts.driver,
+        args.dry_run,
+    )?;
     let results = run_parallel(targets, |address| {
-        Ok(if args.group {
+        let outcomes = if args.group {
             engine.detach_group(address, &opts)?
         } else {
             vec![engine.detach(address, &opts)?]
-        })
+        };
+        after.apply(engine.sysfs(), &outcomes)?;
+        Ok(outcomes)
     });
-    Report {
+    let planned = if args.json {
+        Vec::new()
+    } else {
+        after.planned(&results)
+    };
+    let printed = Report {
         cli,
         json: args.json,
         dry_run: args.dry_run,
         verb: "detach",
         done: "detached",
     }
-    .print(results, out, err)
+    .print(results, out, err);
+    for line in planned {
+        writeln!(out, "{line}")?;
+    }
+    printed
 }
 
 /// What libvirt 9.0's QEMU driver answers to `virsh nodedev-detach --driver NAME`
@@ -296,8 +315,10 @@ pub fn reattach(
     let (targets, _) = targets(
         backend,
         &args.devices,
+        &args.select.ids,
         args.xml.as_deref(),
         args.exact_name,
+        "re-attach",
         stdin,
     )?;
     let opts = ReattachOptions {
@@ -306,7 +327,11 @@ pub fn reattach(
     };
     let engine = backend.engine()?;
     let results = run_parallel(targets, |address| {
-        Ok(vec![engine.reattach(address, &opts)?])
+        let outcome = engine.reattach(address, &opts)?;
+        if args.persistent && !args.dry_run {
+            crate::persist::forget(backend, &address)?;
+        }
+        Ok(vec![outcome])
     });
     Report {
         cli,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hostdev_manager::ops::MethodChoice;
+use hostdev_manager::persist::VfioOwner;
 
 /// libvirt's node-device commands for PCI devices, without a libvirt daemon.
 #[derive(Parser, Debug)]
@@ -23,6 +24,10 @@ pub struct Cli {
     /// every command.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Where persistent assignments live (`detach --persistent`, `persist`, `boot`).
+    #[arg(long, global = true, env = "NODEDEV_CONFIG_DIR", value_name = "DIR", default_value = hostdev_manager::persist::DEFAULT_CONFIG_DIR)]
+    pub config_dir: PathBuf,
 
     /// Where records of detached devices and lock files live.
     #[arg(long, global = true, env = "NODEDEV_STATE_DIR", value_name = "DIR", default_value = hostdev_manager::state::DEFAULT_STATE_DIR)]
@@ -82,6 +87,12 @@ pub enum Command {
     /// The libvirt hook entry point, and its installation.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Persistent assignments: the devices put on a stub at every boot.
+    #[command(subcommand)]
+    Persist(PersistCommand),
+    /// Put every persistently assigned device on its stub (the boot unit runs
+    /// this); `--udev BDF` answers the udev rule.
+    Boot(BootArgs),
     /// virsh's command line (`nodedev virsh nodedev-detach pci_…`), for scripts
     /// written for virsh; also what runs when this binary is invoked as `virsh`.
     Virsh {
@@ -181,9 +192,13 @@ impl From<Method> for MethodChoice {
 /// `nodedev detach`.
 #[derive(Args, Debug)]
 pub struct DetachArgs {
-    /// Devices (names or PCI addresses); several are detached in parallel.
-    #[arg(required_unless_present = "xml")]
+    /// Devices (names, PCI addresses or network interface names); several are
+    /// detached in parallel.
+    #[arg(required_unless_present_any = ["xml", "ids"])]
     pub devices: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
     /// Take the device from a node-device document or a `<hostdev>` element
     /// (whose `<driver name/model>` picks the stub unless --driver does).
     #[arg(long, value_name = "FILE", conflicts_with = "devices")]
@@ -204,6 +219,14 @@ pub struct DetachArgs {
     /// Print the sysfs writes that would be made, and make none.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also at every boot: remember each device (its address, stub and ids) in
+    /// the config directory (see `nodedev persist`).
+    #[arg(long)]
+    pub persistent: bool,
+    /// Give the device's /dev/vfio/N to USER[:GROUP] (for QEMU running
+    /// unprivileged); remembered with --persistent.
+    #[arg(long, value_name = "USER[:GROUP]")]
+    pub owner: Option<VfioOwner>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -230,9 +253,16 @@ pub enum VirshHypervisor {
 /// `nodedev reattach`.
 #[derive(Args, Debug)]
 pub struct ReattachArgs {
-    /// Devices (names or PCI addresses); several are reattached in parallel.
-    #[arg(required_unless_present = "xml")]
+    /// Devices (names, PCI addresses or network interface names); several are
+    /// reattached in parallel.
+    #[arg(required_unless_present_any = ["xml", "ids"])]
     pub devices: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
+    /// Also forget the devices' persistent assignments (once each is given back).
+    #[arg(long)]
+    pub persistent: bool,
     /// Take the device from a node-device document or a `<hostdev>` element.
     #[arg(long, value_name = "FILE", conflicts_with = "devices")]
     pub xml: Option<PathBuf>,
@@ -253,9 +283,12 @@ pub struct ReattachArgs {
 /// `nodedev reset`.
 #[derive(Args, Debug)]
 pub struct ResetArgs {
-    /// Devices (names or PCI addresses).
-    #[arg(required = true)]
+    /// Devices (names, PCI addresses or network interface names).
+    #[arg(required_unless_present = "ids")]
     pub devices: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
     /// Only this method (flr, af_flr, pm, bus, acpi, device_specific, cxl_bus),
     /// through reset_method (Linux ≥ 5.15); the list is restored afterwards.
     /// With the config-space sequence: flr, af_flr, pm or bus.
@@ -392,6 +425,57 @@ pub enum XmlCommand {
         /// The file to read, or `-` for standard input.
         file: PathBuf,
     },
+}
+
+/// Devices chosen by their ids, for the commands that take `DEV…`.
+#[derive(Args, Debug, Default, Clone)]
+pub struct SelectArgs {
+    /// Every PCI function with these ids: VVVV:DDDD (vendor:device) or
+    /// VVVV:DDDD:SVVV:SDDD (with the subsystem's), in hex; may be repeated.
+    #[arg(long = "id", value_name = "VVVV:DDDD[:SVVV:SDDD]")]
+    pub ids: Vec<String>,
+}
+
+/// `nodedev persist …`.
+#[derive(Subcommand, Debug)]
+pub enum PersistCommand {
+    /// Show the persistent assignments, with what sits at each address now.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget devices' assignments without touching the devices now (an address
+    /// also works for a card that is gone).
+    Remove {
+        /// Devices (names, PCI addresses or network interface names).
+        #[arg(required_unless_present = "ids")]
+        devices: Vec<String>,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        select: SelectArgs,
+    },
+}
+
+/// `nodedev boot`.
+#[derive(Args, Debug)]
+pub struct BootArgs {
+    /// The udev rule's question for one device (its sysfs name, udev's
+    /// `$kernel`): prints NODEDEV_SHIM_DRIVER=DRIVER when its assignment is
+    /// usable and the device is the one assigned; writes nothing.
+    #[arg(long, value_name = "BDF")]
+    pub udev: Option<String>,
+    /// Where the initramfs's copy of the assignments is (its init-bottom script
+    /// leaves it there), to give back what an out-of-date initramfs assigned.
+    #[arg(long, value_name = "DIR", default_value = hostdev_manager::boot::INITRAMFS_COPY, hide = true)]
+    pub initramfs_copy: PathBuf,
+    /// Where the VFIO group nodes are.
+    #[arg(long, value_name = "DIR", default_value = "/dev/vfio", hide = true)]
+    pub dev_vfio: PathBuf,
+    /// Where `--udev` logs a device it refuses (the kernel log, seen even in
+    /// the initramfs).
+    #[arg(long, value_name = "FILE", default_value = "/dev/kmsg", hide = true)]
+    pub kernel_log: PathBuf,
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! | `batch` | detach, reattach, apply |
 //! | `reset` | reset |
 //! | `groups`, `preflight` | the IOMMU-group view and the passthrough check (read only) |
+//! | `persist`, `boot` | persistent assignments (`detach --persistent`, `persist list/remove`) and the boot path (`boot`, `boot --udev`) |
+//! | `select` | devices by `--id` and by network interface name |
 //! | [`hook`] | the libvirt hook and its installation |
 //! | `domain` | what a domain document asks for |
 //! | `input`, `output` | bounded XML input; virsh's error lines |
@@ -22,6 +24,7 @@
 
 mod app;
 mod batch;
+mod boot;
 pub mod cli;
 mod domain;
 mod files;
@@ -30,10 +33,12 @@ pub mod hook;
 mod input;
 mod lookup;
 mod output;
+mod persist;
 mod preflight;
 mod query;
 mod render;
 mod reset;
+mod select;
 mod tree;
 pub mod virsh;
 

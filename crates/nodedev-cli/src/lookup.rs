@@ -108,8 +108,15 @@ pub fn find_named(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<Option<F
 
 /// Finds the PCI function a detach, reattach or reset acts on, with virsh's
 /// messages for a name that matches nothing or matches a device of another class.
+/// Outside virsh mode a network interface's name (`eth1`) names its PCI function.
 pub fn pci_target(sysfs: &dyn Sysfs, name: &str, exact: bool) -> Result<PciAddress> {
-    match find_named(sysfs, name, exact)? {
+    let found = find_named(sysfs, name, exact)?;
+    if found.is_none() && !exact {
+        if let Some(by_interface) = crate::select::interface_function(sysfs, name) {
+            return by_interface;
+        }
+    }
+    match found {
         Some(Found::Pci(a)) => Ok(a),
         // Found, but not PCI: a failure of the operation, which virsh prints after
         // its "Failed to <verb> device X" line.

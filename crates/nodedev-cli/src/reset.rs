@@ -6,7 +6,6 @@ use anyhow::Result;
 
 use crate::app::Backend;
 use crate::cli::{Cli, ResetArgs};
-use crate::lookup::pci_target;
 use crate::output::{failure_message, print_failure, ReportedFailure};
 
 /// `nodedev reset`: one device after another (resets of functions on one bus must
@@ -23,9 +22,17 @@ pub fn reset(
     let sysfs = backend.host.sysfs();
     let mut failed = false;
     let mut json = Vec::new();
-    for name in &args.devices {
+    let targets = crate::select::targets(
+        sysfs,
+        &args.devices,
+        &args.select.ids,
+        args.exact_name,
+        "reset",
+    )?;
+    for (name, address) in targets {
+        let name = &name;
         let result = (|| -> Result<serde_json::Value> {
-            let address = pci_target(sysfs, name, args.exact_name)?;
+            let address = address?;
             if args.list {
                 let plan = engine.reset_plan(address)?;
                 if !args.json {
