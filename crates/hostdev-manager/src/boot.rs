@@ -69,6 +69,88 @@ fn different_device(a: &Assignment, found: &Identity) -> String {
     )
 }
 
+/// What the early step did with one assignment.
+#[derive(Debug)]
+pub enum EarlyResult {
+    /// `driver_override` now names the stub.
+    Kept,
+    /// It already did (udev's rule, or an earlier step).
+    AlreadySet,
+    /// A driver has it already: left to the boot pass, which moves it.
+    Bound(String),
+    /// This kernel has no `driver_override` (Linux < 3.16): left to the pass.
+    NoOverride,
+    /// No device at the address.
+    Absent,
+    /// Another card sits at the address: left alone.
+    DifferentDevice {
+        /// Who the assignment is for.
+        assigned: Identity,
+        /// Who is there.
+        found: Identity,
+    },
+    /// The write failed.
+    Failed(std::io::Error),
+}
+
+/// What the early step did.
+#[derive(Debug, Default)]
+pub struct EarlyReport {
+    /// One item per usable assignment, in address order.
+    pub items: Vec<(Assignment, EarlyResult)>,
+    /// Assignment files refused.
+    pub unusable: Vec<UnusableFile>,
+}
+
+/// The early step (`nodedev boot --early`: the initramfs's `init-top` script
+/// and `nodedev-shim-early.service`, both before udev's coldplug): for every
+/// assignment whose device is there, is the one assigned and has no driver
+/// yet, name the stub in `driver_override`, as the udev rule would, but before
+/// any driver module is loaded, so loading a host driver for a sibling of the
+/// same model cannot take it. Nothing else is written.
+pub fn early(sysfs: &dyn crate::Sysfs, config: &ConfigDir) -> Result<EarlyReport, PersistError> {
+    let listing = config.list()?;
+    let items = listing
+        .assignments
+        .into_iter()
+        .map(|a| {
+            let result = early_one(sysfs, &a);
+            (a, result)
+        })
+        .collect();
+    Ok(EarlyReport {
+        items,
+        unusable: listing.unusable,
+    })
+}
+
+fn early_one(sysfs: &dyn crate::Sysfs, a: &Assignment) -> EarlyResult {
+    if !device::exists(sysfs, &a.address) {
+        return EarlyResult::Absent;
+    }
+    let found = device::read_identity(sysfs, &a.address);
+    if found != a.identity {
+        return EarlyResult::DifferentDevice {
+            assigned: a.identity,
+            found,
+        };
+    }
+    if let Some(d) = device::current_driver(sysfs, &a.address) {
+        return EarlyResult::Bound(d);
+    }
+    let path = crate::paths::device_attr(&a.address, "driver_override");
+    if !sysfs.exists(&path) {
+        return EarlyResult::NoOverride;
+    }
+    if override_of(sysfs, &a.address).as_deref() == Some(a.driver.as_str()) {
+        return EarlyResult::AlreadySet;
+    }
+    match sysfs.write(&path, a.driver.as_str().as_bytes()) {
+        Ok(()) => EarlyResult::Kept,
+        Err(e) => EarlyResult::Failed(e),
+    }
+}
+
 /// What the boot pass did with one assignment.
 #[derive(Debug)]
 pub enum BootResult {

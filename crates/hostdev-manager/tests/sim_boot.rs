@@ -342,3 +342,61 @@ fn an_override_someone_else_set_is_not_given_back() {
     assert!(report.stale.is_empty());
     assert_eq!(h.sim.override_of(NIC).as_deref(), Some("pci-stub"));
 }
+
+#[test]
+fn the_early_step_only_names_the_stub_of_unbound_assigned_devices() {
+    use hostdev_manager::boot::{early, EarlyResult};
+    let h = host();
+    h.config.save(&assignment(NIC, "vfio-pci", 0x10d3)).unwrap();
+    h.config
+        .save(&assignment(NIC2, "pci-stub", 0x10d3))
+        .unwrap();
+    h.config
+        .save(&assignment(OTHER, "vfio-pci", 0x10d3))
+        .unwrap();
+    // At boot before any driver module: NIC unbound; NIC2 was taken by a
+    // built-in driver; OTHER is another card.
+    let dev = Path::new("/sys/bus/pci/devices").join(NIC);
+    h.sim
+        .write(&dev.join("driver/unbind"), NIC.as_bytes())
+        .unwrap();
+    h.sim.clear_log();
+    let report = early(&h.sim, &h.config).unwrap();
+    let got: Vec<String> = report
+        .items
+        .iter()
+        .map(|(a, r)| {
+            format!(
+                "{} {}",
+                a.address,
+                match r {
+                    EarlyResult::Kept => "kept".to_string(),
+                    EarlyResult::Bound(d) => format!("bound to {d}"),
+                    EarlyResult::DifferentDevice { .. } => "different".to_string(),
+                    other => format!("{other:?}"),
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "0000:00:01.0 kept",
+            "0000:00:02.0 bound to e1000e",
+            "0000:00:03.0 different"
+        ]
+    );
+    assert_eq!(h.sim.override_of(NIC).as_deref(), Some("vfio-pci"));
+    // One write: NIC's override. Nothing for the bound one or the other card.
+    let writes = h.sim.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].path.ends_with("0000:00:01.0/driver_override"));
+    // A host driver probing now leaves NIC alone.
+    h.sim.with_state(|s| s.probe(NIC));
+    assert_eq!(h.sim.driver_of(NIC), None);
+    // Twice is once.
+    h.sim.clear_log();
+    let again = early(&h.sim, &h.config).unwrap();
+    assert!(matches!(again.items[0].1, EarlyResult::AlreadySet));
+    assert!(h.sim.writes().is_empty());
+}

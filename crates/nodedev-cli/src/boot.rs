@@ -64,6 +64,9 @@ pub fn run(
         err,
         journal: std::env::var_os("JOURNAL_STREAM").is_some(),
     };
+    if args.early {
+        return early(backend, &config, &mut log);
+    }
     let engine = backend.engine()?;
     let paths = BootPaths {
         config,
@@ -190,6 +193,70 @@ pub fn run(
         ),
     )?;
     if report.failed() {
+        return Err(ReportedFailure.into());
+    }
+    Ok(())
+}
+
+/// `nodedev boot --early`.
+fn early(backend: &Backend, config: &ConfigDir, log: &mut Log<'_>) -> Result<()> {
+    use boot::EarlyResult;
+    anyhow::ensure!(
+        backend.host.is_live(),
+        "--root names a snapshot: boot needs a live kernel"
+    );
+    let report = boot::early(backend.host.sysfs(), config)?;
+    for u in &report.unusable {
+        log.line(
+            Level::Error,
+            &format!(
+                "persistent assignment {} is unusable: {}; nothing done for it",
+                u.path.display(),
+                escape_controls(&u.reason)
+            ),
+        )?;
+    }
+    let mut failed = !report.unusable.is_empty();
+    for (a, result) in &report.items {
+        let (level, what) = match result {
+            EarlyResult::Kept => (
+                Level::Info,
+                format!("driver_override set to {}", a.driver),
+            ),
+            EarlyResult::AlreadySet => (
+                Level::Info,
+                format!("driver_override already names {}", a.driver),
+            ),
+            EarlyResult::Bound(d) => (
+                Level::Info,
+                format!("{d} has it already: `nodedev boot` moves it to {}", a.driver),
+            ),
+            EarlyResult::NoOverride => (
+                Level::Info,
+                "no driver_override (Linux < 3.16): `nodedev boot` binds it".to_string(),
+            ),
+            EarlyResult::Absent => (
+                Level::Warning,
+                format!("no device at this address (assigned to {})", a.driver),
+            ),
+            EarlyResult::DifferentDevice { assigned, found } => (
+                Level::Warning,
+                format!(
+                    "a different device is at this address ({found}; the assignment to {} is for {assigned}): not taken",
+                    a.driver
+                ),
+            ),
+            EarlyResult::Failed(e) => {
+                failed = true;
+                (
+                    Level::Error,
+                    format!("cannot write driver_override: {e}"),
+                )
+            }
+        };
+        log.line(level, &format!("{}: {what}", a.address))?;
+    }
+    if failed {
         return Err(ReportedFailure.into());
     }
     Ok(())

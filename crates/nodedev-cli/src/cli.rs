@@ -463,8 +463,13 @@ pub struct BootArgs {
     /// The udev rule's question for one device (its sysfs name, udev's
     /// `$kernel`): prints NODEDEV_SHIM_DRIVER=DRIVER when its assignment is
     /// usable and the device is the one assigned; writes nothing.
-    #[arg(long, value_name = "BDF")]
+    #[arg(long, value_name = "BDF", conflicts_with = "early")]
     pub udev: Option<String>,
+    /// Before udev's coldplug (the initramfs, nodedev-shim-early.service): name
+    /// the stub in driver_override of every assigned device no driver has yet;
+    /// nothing else is written.
+    #[arg(long)]
+    pub early: bool,
     /// Where the initramfs's copy of the assignments is (its init-bottom script
     /// leaves it there), to give back what an out-of-date initramfs assigned.
     #[arg(long, value_name = "DIR", default_value = hostdev_manager::boot::INITRAMFS_COPY, hide = true)]
