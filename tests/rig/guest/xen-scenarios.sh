@@ -379,6 +379,49 @@ for b in $A $C; do
 done
 stamp late
 
+# --- A persistent assignment to pciback (issue 14): the boot path's steps ----------
+# This busybox dom0 has no udev and no systemd, so the steps the package's initramfs
+# script, udev rule and units run are run here in their order: the early override
+# before any driver, then the pass, which must load xen-pciback itself (it has no
+# modalias: nothing else loads it). The reboot-level lane is persist-lane.sh.
+CFG="--config-dir /run/persist-etc"
+if run persist-detach 0 $N $CFG detach --persistent --driver xen "$(name $B)"; then
+  expect_driver persist-on-pciback $B pciback
+  contains persist-file-says-pciback /run/persist-etc/devices/$B.conf "driver=pciback"
+fi
+run persist-give-back-now 0 $N reattach "$(name $B)"
+if rmmod xen_pciback 2> out/persist-rmmod.err && [ ! -e /sys/module/xen_pciback ]; then
+  pass persist-pciback-unloaded
+else
+  fail persist-pciback-unloaded "$(cat out/persist-rmmod.err)"
+fi
+# As before any driver bound it: unbound, then the early step, then a probe.
+echo $B > /sys/bus/pci/drivers/e1000e/unbind
+run persist-early 0 $N $CFG boot --early
+o=$(cat /sys/bus/pci/devices/$B/driver_override)
+[ "$o" = pciback ] && pass persist-early-override || fail persist-early-override "driver_override is '$o'"
+echo $B > /sys/bus/pci/drivers_probe
+expect_driver persist-e1000e-kept-off $B ""
+# An assignment made for another card (device 0x10d4) at C's address.
+sed -e "s/$B/$C/" -e 's/^device=0x10d3$/device=0x10d4/' /run/persist-etc/devices/$B.conf > /run/persist-etc/devices/$C.conf
+if run persist-boot 0 $N $CFG boot; then
+  [ -e /sys/module/xen_pciback ] && pass persist-boot-loaded-xen-pciback || fail persist-boot-loaded-xen-pciback "xen-pciback not loaded"
+  expect_driver persist-boot-on-pciback $B pciback
+  contains persist-boot-says out/persist-boot.out "$B: on pciback (no driver had bound it)"
+  contains persist-boot-warns-other-card out/persist-boot.err "$C: a different device is at this address (8086:10d3"
+  [ "$XL" = yes ] && expect_assignable persist-xl-lists-it $B
+fi
+expect_driver persist-other-card-untouched $C e1000e
+no_override persist-other-card-no-override $C
+if run persist-reattach 0 $N $CFG reattach --persistent "$(name $B)"; then
+  expect_driver persist-back-on-e1000e $B e1000e
+  no_override persist-no-override-left $B
+  no_slot persist-no-slot-left $B
+  [ ! -e /run/persist-etc/devices/$B.conf ] && pass persist-forgotten || fail persist-forgotten "the file is still there"
+fi
+rm -rf /run/persist-etc
+stamp persist
+
 # --- Nothing left behind -----------------------------------------------------------------
 [ -z "$(ls /run/nodedev-shim/devices 2>/dev/null)" ] && pass end-no-records || fail end-no-records "$(ls /run/nodedev-shim/devices | tr '\n' ' ')"
 [ -z "$(slots)" ] && pass end-no-pciback-slots || fail end-no-pciback-slots "$(slots | tr '\n' ' ')"
