@@ -25,7 +25,7 @@ eval "$("$here/setup.sh")"
 PACKAGES="systemd udev kmod dpkg initramfs-tools busybox iproute2 base-files base-passwd bash coreutils dash diffutils findutils grep gzip sed tar util-linux mount debianutils init-system-helpers libc-bin procps zstd"
 base=$("$here/../setup/debian-root.sh" persist-base "$PACKAGES" --dpkg-db)
 root="$CACHE/persist-root"
-stamp="$KVER $(sha256sum "$0" | cut -c1-16) $(cat "$base/.debian-root-stamp" | sha256sum | cut -c1-16)"
+stamp="$KVER $(cat "$0" "$here/add-kernel-modules.sh" | sha256sum | cut -c1-16) $(cat "$base/.debian-root-stamp" | sha256sum | cut -c1-16)"
 if [ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$stamp" ]; then
   echo "$root"; exit 0
 fi
@@ -132,14 +132,8 @@ mountroot()
 S
 
 # The rig kernel's modules, indexed by the root's own depmod.
-mkdir -p "$tmp/lib/modules"
-cp -al "$CACHE/kroot/lib/modules/$KVER" "$tmp/lib/modules/$KVER"
-rm -f "$tmp/lib/modules/$KVER"/modules.*
-for f in modules.builtin modules.builtin.modinfo modules.order; do
-  [ -f "$CACHE/kroot/lib/modules/$KVER/$f" ] && cp "$CACHE/kroot/lib/modules/$KVER/$f" "$tmp/lib/modules/$KVER/"
-done
+"$here/add-kernel-modules.sh" "$tmp"
 cp "$CACHE/kroot/boot/config-$KVER" "$tmp/boot/"
-chroot "$tmp" /sbin/depmod "$KVER"
 
 # The first initramfs, by the root's own initramfs-tools; then the triggers
 # dpkg activates when it first reads the file-trigger interests written above

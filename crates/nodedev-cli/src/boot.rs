@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use hostdev_manager::boot::{self, BootPaths, BootResult, UdevDecision};
-use hostdev_manager::persist::ConfigDir;
+use hostdev_manager::persist::{ConfigDir, UnusableFile};
 use pci_types::PciAddress;
 
 use crate::app::Backend;
@@ -45,6 +45,21 @@ impl Log<'_> {
             _ => self.err,
         };
         writeln!(stream, "{prefix}{word}{text}")
+    }
+
+    /// The files refused, each named, as errors.
+    fn unusable(&mut self, files: &[UnusableFile]) -> std::io::Result<()> {
+        for u in files {
+            self.line(
+                Level::Error,
+                &format!(
+                    "persistent assignment {} is unusable: {}; nothing done for it",
+                    u.path.display(),
+                    escape_controls(&u.reason)
+                ),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -98,16 +113,7 @@ pub fn run(
             )?,
         }
     }
-    for u in &report.unusable {
-        log.line(
-            Level::Error,
-            &format!(
-                "persistent assignment {} is unusable: {}; nothing done for it",
-                u.path.display(),
-                escape_controls(&u.reason)
-            ),
-        )?;
-    }
+    log.unusable(&report.unusable)?;
     let (mut on_stub, mut left, mut failed) = (0, 0, 0);
     for item in &report.items {
         let a = &item.assignment;
@@ -206,16 +212,7 @@ fn early(backend: &Backend, config: &ConfigDir, log: &mut Log<'_>) -> Result<()>
         "--root names a snapshot: boot needs a live kernel"
     );
     let report = boot::early(backend.host.sysfs(), config)?;
-    for u in &report.unusable {
-        log.line(
-            Level::Error,
-            &format!(
-                "persistent assignment {} is unusable: {}; nothing done for it",
-                u.path.display(),
-                escape_controls(&u.reason)
-            ),
-        )?;
-    }
+    log.unusable(&report.unusable)?;
     let mut failed = !report.unusable.is_empty();
     for (a, result) in &report.items {
         let (level, what) = match result {

@@ -223,7 +223,7 @@ pub struct DetachArgs {
     /// the config directory (see `nodedev persist`).
     #[arg(long)]
     pub persistent: bool,
-    /// Give the device's /dev/vfio/N to USER[:GROUP] (for QEMU running
+    /// Give the device's /dev/vfio/N to `USER[:GROUP]` (for QEMU running
     /// unprivileged); remembered with --persistent.
     #[arg(long, value_name = "USER[:GROUP]")]
     pub owner: Option<VfioOwner>,

@@ -1,21 +1,14 @@
 //! Persistent assignments, `nodedev boot`, `--id` and interface names through
 //! the real command line (`main_with`) against the simulated kernel.
 
-use std::ffi::OsString;
+mod support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Arc;
 
 use hostdev_manager::Sysfs;
-use nodedev_cli::{Backend, Host, Stdio};
 use pci_sim::{DeviceSpec, DriverSpec, SimKernel};
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 const NIC: &str = "0000:00:01.0";
 
@@ -62,7 +55,7 @@ fn dirs() -> Dirs {
     }
 }
 
-fn nodedev(sim: &SimKernel, d: &Dirs, args: &[&str]) -> Outcome {
+fn nodedev(sim: &SimKernel, d: &Dirs, args: &[&str]) -> support::SimRun {
     let mut argv = vec![
         "nodedev",
         "--state-dir",
@@ -71,29 +64,7 @@ fn nodedev(sim: &SimKernel, d: &Dirs, args: &[&str]) -> Outcome {
         d.config.as_str(),
     ];
     argv.extend_from_slice(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = nodedev_cli::main_with(
-        argv.iter().map(OsString::from).collect(),
-        |cli| {
-            let mut b = Backend::new(
-                Host::live(Arc::new(sim.clone())),
-                Arc::new(sim.clone()),
-                cli,
-            );
-            b.unbind_timeout = std::time::Duration::from_secs(5);
-            Ok(b)
-        },
-        Stdio {
-            input: &mut &b""[..],
-            out: &mut out,
-            err: &mut err,
-        },
-    );
-    Outcome {
-        code: i32::from(code),
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    support::run_sim(sim, &argv, b"")
 }
 
 fn conf(d: &Dirs, bdf: &str) -> std::path::PathBuf {

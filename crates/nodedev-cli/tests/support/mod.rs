@@ -146,3 +146,42 @@ pub fn validate(schema: &Path, xml: &str) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// What a run of `main`'s own code printed and returned.
+pub struct SimRun {
+    /// The exit status.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs `main`'s own code (`nodedev_cli::main_with`) with the simulated kernel
+/// behind it (its module loader too) and a 5 s unbind timeout.
+pub fn run_sim(sim: &pci_sim::SimKernel, argv: &[&str], input: &[u8]) -> SimRun {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut input = input;
+    let code = nodedev_cli::main_with(
+        argv.iter().map(std::ffi::OsString::from).collect(),
+        |cli| {
+            let mut b = nodedev_cli::Backend::new(
+                nodedev_cli::Host::live(std::sync::Arc::new(sim.clone())),
+                std::sync::Arc::new(sim.clone()),
+                cli,
+            );
+            b.unbind_timeout = std::time::Duration::from_secs(5);
+            Ok(b)
+        },
+        nodedev_cli::Stdio {
+            input: &mut input,
+            out: &mut out,
+            err: &mut err,
+        },
+    );
+    SimRun {
+        code: i32::from(code),
+        stdout: String::from_utf8(out).unwrap(),
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
