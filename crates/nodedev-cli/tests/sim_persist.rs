@@ -386,3 +386,26 @@ fn sim_interfaces_exist() {
     assert!(s.read_link(Path::new("/sys/class/net/eth0")).is_ok());
     assert!(s.exists(Path::new("/sys/class/net/br0/bridge")));
 }
+
+#[test]
+fn a_failed_reattach_keeps_the_assignment() {
+    let s = sim();
+    let d = dirs();
+    let o = nodedev(&s, &d, &["detach", "--persistent", NIC]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // The kernel refuses the unbind from vfio-pci: the device stays, so does its file.
+    s.fail_write("0000:00:01.0/driver/unbind", 1, 16);
+    let o = nodedev(&s, &d, &["reattach", "--persistent", NIC]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Failed to re-attach device"),
+        "{}",
+        o.stderr
+    );
+    assert!(conf(&d, NIC).exists());
+    // A retry gives it back and forgets it.
+    let o = nodedev(&s, &d, &["reattach", "--persistent", NIC]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!conf(&d, NIC).exists());
+    assert_eq!(s.driver_of(NIC).as_deref(), Some("e1000e"));
+}
