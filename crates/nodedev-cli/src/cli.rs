@@ -362,9 +362,13 @@ pub struct GroupsArgs {
 /// `nodedev preflight`.
 #[derive(Args, Debug)]
 pub struct PreflightArgs {
-    /// Devices (names or PCI addresses); each is checked as `detach DEV` would be.
-    #[arg(required = true)]
+    /// Devices (names, PCI addresses or network interface names); each is
+    /// checked as `detach DEV` would be.
+    #[arg(required_unless_present = "ids")]
     pub devices: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
     /// The stub, as for detach: `vfio` (default), `xen`, or a driver name.
     #[arg(long, value_name = "DRIVER")]
     pub driver: Option<String>,

@@ -18,7 +18,6 @@ use crate::app::Backend;
 use crate::batch::print_plan;
 use crate::cli::{Cli, PreflightArgs};
 use crate::groups::{load_ids, Function};
-use crate::lookup::pci_target;
 use crate::output::{failure_message, print_failure, ReportedFailure};
 
 /// The engine a preflight runs: over the live kernel with its records, or over a
@@ -200,9 +199,9 @@ pub fn preflight(
     let (engine, _empty_state) = engine(backend)?;
     let mut failed = false;
     let mut json = Vec::new();
-    for (i, name) in args.devices.iter().enumerate() {
-        let report = pci_target(sysfs, name, false)
-            .and_then(|a| engine.preflight(a, &opts).map_err(anyhow::Error::from));
+    let targets = crate::select::targets(sysfs, &args.devices, &args.select.ids, false, "check")?;
+    for (i, (name, address)) in targets.into_iter().enumerate() {
+        let report = address.and_then(|a| engine.preflight(a, &opts).map_err(anyhow::Error::from));
         match report {
             Ok(r) => {
                 failed |= r.verdict.is_blocked();
@@ -232,7 +231,7 @@ pub fn preflight(
                         "error": failure_message(&e),
                     }));
                 } else {
-                    print_failure(err, "check", name, &e)?;
+                    print_failure(err, "check", &name, &e)?;
                 }
             }
         }

@@ -409,3 +409,36 @@ fn a_failed_reattach_keeps_the_assignment() {
     assert!(!conf(&d, NIC).exists());
     assert_eq!(s.driver_of(NIC).as_deref(), Some("e1000e"));
 }
+
+#[test]
+fn preflight_takes_ids_and_interfaces_too() {
+    let s = sim();
+    let d = dirs();
+    let o = nodedev(
+        &s,
+        &d,
+        &["preflight", "--json", "--id", "8086:100e", "eth0"],
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        names,
+        ["pci_0000_00_01_0", "pci_0000_00_03_0"],
+        "{}",
+        o.stdout
+    );
+    let o = nodedev(&s, &d, &["preflight", "--id", "8086:ffff"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("no PCI function with ids 8086:ffff"),
+        "{}",
+        o.stderr
+    );
+    assert!(s.writes().is_empty(), "{:?}", s.writes());
+}
