@@ -28,6 +28,9 @@ _nodedev() {
             nodedev,dumpxml)
                 cmd="nodedev__subcmd__dumpxml"
                 ;;
+            nodedev,groups)
+                cmd="nodedev__subcmd__groups"
+                ;;
             nodedev,help)
                 cmd="nodedev__subcmd__help"
                 ;;
@@ -42,6 +45,9 @@ _nodedev() {
                 ;;
             nodedev,persist)
                 cmd="nodedev__subcmd__persist"
+                ;;
+            nodedev,preflight)
+                cmd="nodedev__subcmd__preflight"
                 ;;
             nodedev,reattach)
                 cmd="nodedev__subcmd__reattach"
@@ -70,6 +76,9 @@ _nodedev() {
             nodedev__subcmd__help,dumpxml)
                 cmd="nodedev__subcmd__help__subcmd__dumpxml"
                 ;;
+            nodedev__subcmd__help,groups)
+                cmd="nodedev__subcmd__help__subcmd__groups"
+                ;;
             nodedev__subcmd__help,help)
                 cmd="nodedev__subcmd__help__subcmd__help"
                 ;;
@@ -84,6 +93,9 @@ _nodedev() {
                 ;;
             nodedev__subcmd__help,persist)
                 cmd="nodedev__subcmd__help__subcmd__persist"
+                ;;
+            nodedev__subcmd__help,preflight)
+                cmd="nodedev__subcmd__help__subcmd__preflight"
                 ;;
             nodedev__subcmd__help,reattach)
                 cmd="nodedev__subcmd__help__subcmd__reattach"
@@ -179,7 +191,7 @@ _nodedev() {
 
     case "${cmd}" in
         nodedev)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help"
+            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,8 +420,54 @@ _nodedev() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodedev__subcmd__groups)
+            opts="-q -h -V --group --class --json --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pci-ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unbind-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodedev__subcmd__help)
-            opts="list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help"
+            opts="list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -465,6 +523,20 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__help__subcmd__dumpxml)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__help__subcmd__groups)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -607,6 +679,20 @@ _nodedev() {
         nodedev__subcmd__help__subcmd__persist__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__help__subcmd__preflight)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1152,6 +1238,52 @@ _nodedev() {
             fi
             case "${prev}" in
                 --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pci-ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unbind-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__preflight)
+            opts="-q -h -V --id --driver --json --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --driver)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

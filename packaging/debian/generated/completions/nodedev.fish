@@ -40,6 +40,8 @@ complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "detach" -d 'Detach 
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "reattach" -d 'Give devices back to their host drivers (virsh nodedev-reattach)'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "reset" -d 'Reset devices with the kernel\'s function reset (virsh nodedev-reset)'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "snapshot" -d 'Write the sysfs subset this tool reads into a tar, for bug reports and `--root`'
+complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "groups" -d 'Every IOMMU group, its members, and whether VFIO can use it now'
+complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "preflight" -d 'What a detach would do and whether the host survives it; writes nothing'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "xml" -d 'Work with node-device XML documents'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "apply" -d 'Detach or reattach every PCI host device of a domain document'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
@@ -89,7 +91,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l driver -d 'Th
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l method -d 'How to bind the stub' -r -f -a "auto\t'driver_override where the kernel has it (Linux ≥ 3.16), else new_id'
 override\t'driver_override only'
 new-id\t'new_id / bind / remove_id (also on kernels with driver_override)'"
-complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l owner -d 'Give the device\'s /dev/vfio/N to USER[:GROUP] (for QEMU running unprivileged); remembered with --persistent' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l owner -d 'Give the device\'s /dev/vfio/N to `USER[:GROUP]` (for QEMU running unprivileged); remembered with --persistent' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l virsh -d 'virsh mode: take `--driver` as the libvirt driver virsh would talk to does (`qemu`: vfio only; `xen`, libxl: pciback only; `auto`: xen in a Xen dom0)' -r -f -a "qemu\t'`qemu:///system` (the QEMU driver)'
 xen\t'`xen:///system` (the libxl driver)'
 auto\t'Whichever this host has: libxl in a Xen dom0, else QEMU'"
@@ -151,6 +153,30 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -l include-ser
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l group -d 'Only this group' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l class -d 'Only the groups with a device of this class: gpu, vga, audio, multimedia, net, ethernet, wireless, storage, nvme, sata, sas, raid, usb, serial-bus, bridge, crypto, accelerator, or a class code in hex (03, 0300, 030000)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l state-dir -d 'Where records of detached devices and lock files live' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l unbind-timeout -d 'How long an unbind may take before the tool reports who holds the device (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l lock-timeout -d 'How long to wait for another nodedev operation on the same device before giving up and naming it (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l json -d 'Print JSON'
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -s h -l help -d 'Print help'
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l id -d 'Every PCI function with these ids: VVVV:DDDD (vendor:device) or VVVV:DDDD:SVVV:SDDD (with the subsystem\'s), in hex; may be repeated' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l driver -d 'The stub, as for detach: `vfio` (default), `xen`, or a driver name' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l state-dir -d 'Where records of detached devices and lock files live' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l unbind-timeout -d 'How long an unbind may take before the tool reports who holds the device (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l lock-timeout -d 'How long to wait for another nodedev operation on the same device before giving up and naming it (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l json -d 'Print JSON'
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s h -l help -d 'Print help'
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -287,20 +313,22 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l lock-timeout -
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s V -l version -d 'Print version'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "list" -d 'Enumerate devices on this host (virsh nodedev-list)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "dumpxml" -d 'Print a device\'s XML description (virsh nodedev-dumpxml)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "info" -d 'Print basic information about a device (virsh nodedev-info)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "detach" -d 'Detach devices from their host drivers to a stub (virsh nodedev-detach)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "reattach" -d 'Give devices back to their host drivers (virsh nodedev-reattach)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "reset" -d 'Reset devices with the kernel\'s function reset (virsh nodedev-reset)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "snapshot" -d 'Write the sysfs subset this tool reads into a tar, for bug reports and `--root`'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "xml" -d 'Work with node-device XML documents'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "apply" -d 'Detach or reattach every PCI host device of a domain document'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "persist" -d 'Persistent assignments: the devices put on a stub at every boot'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "boot" -d 'Put every persistently assigned device on its stub (the boot unit runs this); `--udev BDF` answers the udev rule'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "virsh" -d 'virsh\'s command line (`nodedev virsh nodedev-detach pci_…`), for scripts written for virsh; also what runs when this binary is invoked as `virsh`'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot xml apply hook persist boot virsh help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "list" -d 'Enumerate devices on this host (virsh nodedev-list)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "dumpxml" -d 'Print a device\'s XML description (virsh nodedev-dumpxml)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "info" -d 'Print basic information about a device (virsh nodedev-info)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "detach" -d 'Detach devices from their host drivers to a stub (virsh nodedev-detach)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "reattach" -d 'Give devices back to their host drivers (virsh nodedev-reattach)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "reset" -d 'Reset devices with the kernel\'s function reset (virsh nodedev-reset)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "snapshot" -d 'Write the sysfs subset this tool reads into a tar, for bug reports and `--root`'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "groups" -d 'Every IOMMU group, its members, and whether VFIO can use it now'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "preflight" -d 'What a detach would do and whether the host survives it; writes nothing'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "xml" -d 'Work with node-device XML documents'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "apply" -d 'Detach or reattach every PCI host device of a domain document'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "persist" -d 'Persistent assignments: the devices put on a stub at every boot'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "boot" -d 'Put every persistently assigned device on its stub (the boot unit runs this); `--udev BDF` answers the udev rule'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "virsh" -d 'virsh\'s command line (`nodedev virsh nodedev-detach pci_…`), for scripts written for virsh; also what runs when this binary is invoked as `virsh`'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from xml" -f -a "normalize" -d 'Parse a node-device document and print it in libvirt\'s canonical form'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "qemu" -d 'What libvirtd runs: /etc/libvirt/hooks/qemu.d/* DOMAIN OPERATION SUB-OPERATION EXTRA, with the domain XML on standard input'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "install" -d 'Put the hook into DIR/qemu.d/ (idempotent; libvirtd reads hooks when it starts)'
