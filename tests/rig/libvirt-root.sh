@@ -13,13 +13,15 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/setup.sh")"
-root="$CACHE/lvroot"
 # pci.ids: libvirt 9.0 names PCI vendors and products through libpciaccess, which
 # reads /usr/share/misc/pci.ids (a Recommends, so not in the closure by itself).
 PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients udev kmod dash pci.ids"
 # The packages and their closure, extracted (tests/setup/debian-root.sh).
 base=$("$here/../setup/debian-root.sh" lvroot-base "$PACKAGES")
 stamp="$KVER $(cat "$0" "$here/add-kernel-modules.sh" | sha256sum | cut -c1-16) $(sha256sum < "$base/.debian-root-stamp" | cut -c1-16)"
+# One directory per version (see tests/setup/debian-root.sh): never replaced under a
+# guest of another checkout that reads it.
+root="$CACHE/lvroot-$(printf %s "$stamp" | sha256sum | cut -c1-12)"
 if [ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$stamp" ]; then
   echo "$root"; exit 0
 fi
@@ -59,8 +61,8 @@ chroot "$tmp" /bin/systemd-hwdb update
 # The rig kernel's modules, hard-linked (same cache filesystem), indexed by kmod.
 "$here/add-kernel-modules.sh" "$tmp"
 echo "$stamp" > "$tmp/.stamp"
-rm -rf "$root"
-mv "$tmp" "$root"
+# Another run may have built this very version meanwhile: keep the first.
+mv -T "$tmp" "$root" 2>/dev/null || rm -rf "$tmp"
 trap - EXIT
 log "built $root ($(du -sh --exclude=lib/modules "$root" | cut -f1) without the modules)"
 echo "$root"

@@ -24,8 +24,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 eval "$("$here/setup.sh")"
 PACKAGES="systemd udev kmod dpkg initramfs-tools busybox iproute2 base-files base-passwd bash coreutils dash diffutils findutils grep gzip sed tar util-linux mount debianutils init-system-helpers libc-bin procps zstd"
 base=$("$here/../setup/debian-root.sh" persist-base "$PACKAGES" --dpkg-db)
-root="$CACHE/persist-root"
 stamp="$KVER $(cat "$0" "$here/add-kernel-modules.sh" | sha256sum | cut -c1-16) $(cat "$base/.debian-root-stamp" | sha256sum | cut -c1-16)"
+# One directory per version (see tests/setup/debian-root.sh): never replaced under a
+# guest of another checkout that reads it.
+root="$CACHE/persist-root-$(printf %s "$stamp" | sha256sum | cut -c1-12)"
 if [ -f "$root/.stamp" ] && [ "$(cat "$root/.stamp")" = "$stamp" ]; then
   echo "$root"; exit 0
 fi
@@ -146,8 +148,8 @@ unshare -m --propagation private sh -c '
   PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$1" dpkg --triggers-only -a' sh "$tmp" "$KVER" >&2
 [ -s "$tmp/boot/initrd.img-$KVER" ] || { log "update-initramfs made no initramfs"; exit 1; }
 echo "$stamp" > "$tmp/.stamp"
-rm -rf "$root"
-mv "$tmp" "$root"
+# Another run may have built this very version meanwhile: keep the first.
+mv -T "$tmp" "$root" 2>/dev/null || rm -rf "$tmp"
 trap - EXIT
 log "built $root ($(du -sh --exclude=lib/modules "$root" | cut -f1) without the modules; initramfs $(du -h "$root/boot/initrd.img-$KVER" | cut -f1))"
 echo "$root"

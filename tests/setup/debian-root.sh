@@ -10,16 +10,19 @@
 # root also gets a dpkg database saying those packages are installed (status,
 # file lists, maintainer scripts and trigger interests, as dpkg would leave
 # them), so dpkg inside the root can install more packages against them.
-# The root is ${NODEDEV_CACHE:-~/.cache/nodedev-shim}/NAME, rebuilt only when
-# the package list or this script changes; callers add what they need after
+# The root is ${NODEDEV_CACHE:-~/.cache/nodedev-shim}/NAME-<hash of the package list
+# and this script>, built once per such version; callers add what they need after
 # (their own stamp). Needs root (chroot-free, but file ownership).
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: debian-root.sh NAME \"PACKAGE…\" [--dpkg-db]" >&2; exit 2; }
 name=$1 packages=$2 db=${3:-}
 cache="${NODEDEV_CACHE:-$HOME/.cache/nodedev-shim}"
-root="$cache/$name"
 debs="$cache/debian-debs"
 stamp="$packages $db $(sha256sum "$0" | cut -c1-16)"
+# One directory per version of the root: a run of another checkout (another
+# script, another package list) builds its own instead of replacing one a guest
+# may be reading over 9p at that moment.
+root="$cache/$name-$(printf %s "$stamp" | sha256sum | cut -c1-12)"
 if [ -f "$root/.debian-root-stamp" ] && [ "$(cat "$root/.debian-root-stamp")" = "$stamp" ]; then
   echo "$root"; exit 0
 fi
@@ -78,8 +81,8 @@ for f in "${chosen[@]}"; do
 done
 rm -rf "$ctl"
 echo "$stamp" > "$tmp/.debian-root-stamp"
-rm -rf "$root"
-mv "$tmp" "$root"
+# Another run may have built this very version meanwhile: keep the first.
+mv -T "$tmp" "$root" 2>/dev/null || rm -rf "$tmp"
 trap - EXIT
 log "built $root: ${#chosen[@]} packages, $(du -sh "$root" | cut -f1)"
 echo "$root"
