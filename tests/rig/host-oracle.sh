@@ -4,7 +4,8 @@
 # every device it lists (list, --tree, --cap X, dumpxml, nodedev-info). This host has
 # no udevd and no udev database: libvirt's no-udev case (a container, this machine).
 #
-#   host-oracle.sh [NODEDEV_BINARY]     (default: build-static.sh's)
+#   host-oracle.sh [NODEDEV_BINARY [NODEDEV_LIBVIRT_BINARY]]
+#                  (defaults: build-static.sh's and build-libvirt.sh's)
 #
 # Isolation: a private mount namespace (unshare -m), the libvirt root as an overlayfs
 # lower layer under a tmpfs, chrooted; /run in it is a fresh tmpfs, so the daemon's
@@ -18,10 +19,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" != --inside ]; then
   bin=${1:-$("$here/build-static.sh")} || { echo "host-oracle: static build failed" >&2; exit 1; }
+  binlv=${2:-$("$here/build-libvirt.sh")} || { echo "host-oracle: the libvirt build failed" >&2; exit 1; }
   lvroot=$("$here/libvirt-root.sh") || { echo "FAIL host-oracle/libvirt-root"; exit 1; }
-  exec unshare -m --propagation private "$0" --inside "$bin" "$lvroot"
+  exec unshare -m --propagation private "$0" --inside "$bin" "$lvroot" "$binlv"
 fi
-bin=$2 lvroot=$3
+bin=$2 lvroot=$3 binlv=$4
 work=$(mktemp -d)
 cleanup() {
   [ -f "$work/m/run/libvirtd.pid" ] && kill "$(cat "$work/m/run/libvirtd.pid")" 2>/dev/null
@@ -69,6 +71,20 @@ ORACLE_TAG=host-oracle
 # shellcheck source=guest/oracle-lib.sh
 . "$here/guest/oracle-lib.sh"
 oracle_inventory
+# Through libvirt: the libvirt build of nodedev (dynamically linked) runs in the
+# chroot, where Debian's libvirt0 is, against the same daemon as virsh.
+cp "$binlv" "$LV/tmp/nodedev-libvirt"
+URI=nodedev:///system
+VC() { V "$@"; }
+NC="chroot_lv /tmp/nodedev-libvirt"
+chroot_lv() { LIBVIRT_DRIVER_DIR=/oracle/drivers-host PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$LV" "$@"; }
+oracle_connect "$URI"
+# `nodedev check` against the same daemon: every device both list, 0 differences.
+if chroot_lv /tmp/nodedev-libvirt --connect "$URI" check > out/o/check.txt 2>&1; then
+  pass "host-oracle/check ($(tail -n 1 out/o/check.txt))"
+else
+  fail host-oracle/check "$(grep -m1 -E '^(DIFFERS|ONLY|error)' out/o/check.txt)"
+fi
 # No QEMU driver here: the daemon must not offer one (no other drivers).
 if chroot "$LV" /usr/bin/virsh -c qemu:///system nodedev-list > out/o/qemu.txt 2>&1; then
   fail host-oracle/only-nodedev-driver "a qemu:///system connection worked"

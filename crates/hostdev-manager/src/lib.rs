@@ -36,6 +36,7 @@
 //! * [`iommu`]: the IOMMU, its groups and their domains; with
 //!   [`ops::Engine::preflight`] and [`ops::standing`], what `nodedev groups` and
 //!   `nodedev preflight` show.
+//! * [`uevent`]: device events from the kernel's uevent netlink socket (`nodedev event`).
 //!
 //! Kernel interfaces used: `Documentation/ABI/testing/sysfs-bus-pci` and
 //! `Documentation/driver-api/vfio.rst` in the Linux tree.
@@ -70,6 +71,7 @@ pub mod stub;
 pub mod sysfs;
 pub mod system;
 pub mod udev;
+pub mod uevent;
 pub mod usage;
 pub mod usb;
 pub mod vdpa;

@@ -16,7 +16,7 @@ use crate::cli::{Cli, Command, HookCommand, XmlCommand};
 use crate::lookup::Host;
 use crate::output::{is_broken_pipe, report, ReportedFailure};
 use crate::virsh::{self, Invocation};
-use crate::{batch, hook, query, reset};
+use crate::{batch, connect, event, hook, query, reset};
 
 /// What the commands run against: the device tree, a module loader and the state
 /// directory. `main` builds it from the command line; tests build it around the
@@ -147,6 +147,7 @@ fn prints_virsh_blank_line(command: &Command) -> bool {
             | Command::Preflight(_)
             | Command::Persist(_)
             | Command::Boot(_)
+            | Command::Check(_)
     )
 }
 
@@ -167,7 +168,10 @@ pub fn run(
             report(e, err);
         }
     }
-    if prints_virsh_blank_line(&cli.command) && !cli.quiet {
+    let command_ran = !matches!(&result, Err(e) if e
+        .downcast_ref::<crate::output::VirshError>()
+        .is_some_and(|v| !v.blank_line));
+    if prints_virsh_blank_line(&cli.command) && !cli.quiet && command_ran {
         out.write_all(b"\n")?;
     }
     result
@@ -180,6 +184,9 @@ fn dispatch(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<()> {
+    if let Some(uri) = &cli.connect {
+        return connect::dispatch(cli, backend, uri, out, err);
+    }
     let sysfs = backend.host.sysfs();
     match &cli.command {
         Command::List(args) if args.detached => query::list_detached(backend, args, out, err),
@@ -226,6 +233,8 @@ fn dispatch(
         }
         Command::Persist(cmd) => crate::persist::run(cli, backend, cmd, out, err),
         Command::Boot(args) => crate::boot::run(backend, args, out, err),
+        Command::Check(args) => connect::check(cli, backend, None, args, out),
+        Command::Event(args) => event::event(backend, args, out),
         Command::Virsh { .. } => Err(anyhow::anyhow!(
             "virsh mode is translated before the command runs"
         )),

@@ -7,10 +7,28 @@ use clap::{Args, Parser, Subcommand};
 use hostdev_manager::ops::MethodChoice;
 use hostdev_manager::persist::VfioOwner;
 
+/// What `nodedev --version` prints after the name: the version, and whether this
+/// build has the libvirt backend (`--connect`, `check`, `event --connect`).
+#[cfg(feature = "libvirt")]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nlibvirt backend: yes");
+/// What `nodedev --version` prints after the name: the version, and whether this
+/// build has the libvirt backend (`--connect`, `check`, `event --connect`).
+#[cfg(not(feature = "libvirt"))]
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nlibvirt backend: no (build with --features libvirt)"
+);
+
 /// libvirt's node-device commands for PCI devices, without a libvirt daemon.
 #[derive(Parser, Debug)]
-#[command(name = "nodedev", version, about, long_about = None)]
+#[command(name = "nodedev", version = VERSION, about, long_about = None)]
 pub struct Cli {
+    /// Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs:
+    /// list, dumpxml, info, detach, reattach, reset, check and event. Needs a build
+    /// with the libvirt backend (`nodedev --version` says); refused inside the hook.
+    #[arg(long, global = true, value_name = "URI")]
+    pub connect: Option<String>,
+
     /// Read the device tree under this directory, or from a `nodedev snapshot` tar,
     /// instead of `/`.
     #[arg(long, global = true, env = "NODEDEV_ROOT", value_name = "DIR|FILE.tar")]
@@ -93,6 +111,12 @@ pub enum Command {
     /// Put every persistently assigned device on its stub (the boot unit runs
     /// this); `--udev BDF` answers the udev rule.
     Boot(BootArgs),
+    /// Compare every device's XML with libvirt's (the daemon at --connect, else
+    /// libvirt's default URI): a diff per device that differs, exit 1 if any does.
+    Check(CheckArgs),
+    /// Wait for node-device events and print them as `virsh nodedev-event` does:
+    /// from the kernel's uevents, or from libvirt with --connect.
+    Event(EventArgs),
     /// virsh's command line (`nodedev virsh nodedev-detach pci_…`), for scripts
     /// written for virsh; also what runs when this binary is invoked as `virsh`.
     Virsh {
@@ -390,6 +414,49 @@ pub struct SnapshotArgs {
     /// device serial numbers (left out by default).
     #[arg(long)]
     pub include_serials: bool,
+}
+
+/// `nodedev check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Print every device compared, not only the ones that differ.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Which of virsh's node-device event types to print.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// A device appeared (`Created`) or went away (`Deleted`).
+    Lifecycle,
+    /// A device that libvirt (or this tool) already knew changed.
+    Update,
+}
+
+/// `nodedev event`.
+#[derive(Args, Debug)]
+pub struct EventArgs {
+    /// Only this device's events (a node-device name).
+    #[arg(long, value_name = "DEV")]
+    pub device: Option<String>,
+    /// The event type to wait for (virsh requires one; see --all).
+    #[arg(long, value_enum, required_unless_present_any = ["all", "list"])]
+    pub event: Option<EventType>,
+    /// Both event types.
+    #[arg(long, conflicts_with = "event")]
+    pub all: bool,
+    /// Keep printing events until the timeout, rather than stopping after the first.
+    #[arg(long = "loop")]
+    pub r#loop: bool,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u32>,
+    /// Put a timestamp before each event.
+    #[arg(long)]
+    pub timestamp: bool,
+    /// List the event types and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// `nodedev hook …`.

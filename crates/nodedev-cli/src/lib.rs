@@ -21,16 +21,23 @@
 //! | `input`, `output` | bounded XML input; virsh's error lines |
 //! | `files` | files named on the command line: XML read as regular files only; snapshot and hook script written without replacing devices or links |
 //! | `lookup`, `render`, `tree` | names to devices; devices to XML; the tree drawing |
+//! | `connect`, `libvirt` | `--connect URI`: the commands sent through libvirt (`libvirt`: feature `libvirt`) |
+//! | `check`, `event` | `nodedev check` (our XML against libvirt's), `nodedev event` (uevents as virsh's node-device events) |
 
 mod app;
 mod batch;
 mod boot;
+mod check;
 pub mod cli;
+mod connect;
 mod domain;
+mod event;
 mod files;
 mod groups;
 pub mod hook;
 mod input;
+#[cfg(feature = "libvirt")]
+mod libvirt;
 mod lookup;
 mod output;
 mod persist;

@@ -14,12 +14,28 @@ const MAX_ECHO: usize = 256;
 #[derive(Debug)]
 pub struct VirshError {
     lines: Vec<String>,
+    /// Whether virsh's blank line follows (not when no command ran: a failed
+    /// connection).
+    pub blank_line: bool,
 }
 
 impl VirshError {
     /// An error of these lines.
     pub fn new(lines: Vec<String>) -> Self {
-        Self { lines }
+        Self {
+            lines,
+            blank_line: true,
+        }
+    }
+
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    /// An error of these lines printed before any command ran, without virsh's
+    /// blank line (`failed to connect to the hypervisor`).
+    pub fn before_command(lines: Vec<String>) -> Self {
+        Self {
+            lines,
+            blank_line: false,
+        }
     }
 }
 

@@ -64,7 +64,16 @@ pub fn device_xml(sysfs: &dyn Sysfs, found: &Found, names: &Names) -> Result<Str
 
 /// Every device's document, in virsh's list order (for `dumpxml --all`).
 pub fn inventory_xml(inventory: &Inventory, names: &Names) -> Vec<(String, String)> {
-    let mut docs: Vec<(String, String)> = std::iter::once(computer(&inventory.system))
+    inventory_nodes(inventory, names)
+        .iter()
+        .map(|d| (d.name.clone(), d.to_xml()))
+        .collect()
+}
+
+/// Every device's model, in virsh's list order: the one list of what this tool
+/// enumerates (`dumpxml --all`, `check`, and `event`'s names and sysfs paths).
+pub fn inventory_nodes(inventory: &Inventory, names: &Names) -> Vec<NodeDevice> {
+    let mut docs: Vec<NodeDevice> = std::iter::once(computer(&inventory.system))
         .chain(
             inventory
                 .devices
@@ -72,9 +81,8 @@ pub fn inventory_xml(inventory: &Inventory, names: &Names) -> Vec<(String, Strin
                 .iter()
                 .map(|n| node_device(n, names)),
         )
-        .map(|d| (d.name.clone(), d.to_xml()))
         .collect();
-    docs.sort_by(|a, b| crate::lookup::virsh_name_order(&a.0, &b.0));
+    docs.sort_by(|a, b| crate::lookup::virsh_name_order(&a.name, &b.name));
     docs
 }
 

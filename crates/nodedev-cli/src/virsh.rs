@@ -74,10 +74,23 @@ pub fn parse_argv(argv: Vec<OsString>) -> Invocation {
         ));
     };
     match translate(&theirs) {
-        Ok(translated) => parse(
-            ours.into_iter()
-                .chain(translated.into_iter().map(Into::into)),
-        ),
+        Ok(mut translated) => {
+            // virsh without -c connects to LIBVIRT_DEFAULT_URI when it is set; so
+            // does a build with the libvirt backend (a build without it stays
+            // daemonless, and says nothing).
+            if cfg!(feature = "libvirt") && !translated.iter().any(|a| a == "--connect") {
+                if let Some(uri) = std::env::var("LIBVIRT_DEFAULT_URI")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                {
+                    translated.splice(0..0, ["--connect".to_string(), uri]);
+                }
+            }
+            parse(
+                ours.into_iter()
+                    .chain(translated.into_iter().map(Into::into)),
+            )
+        }
         Err(mut r) => {
             r.blank_line &= !quiet_flag(&theirs);
             Invocation::Refused(r)
@@ -160,10 +173,14 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
         match args[i].as_str() {
             "-q" | "--quiet" => global.push("-q".to_string()),
             "-c" | "--connect" => {
-                // Accepted: there is no daemon to connect to; the URI's scheme
-                // says which driver's rules to follow.
+                // With the libvirt backend: through libvirt at that URI. Without
+                // it there is no daemon to connect to; the URI's scheme says which
+                // driver's rules to follow.
                 i += 1;
                 let uri = args.get(i).map(String::as_str).unwrap_or("");
+                if cfg!(feature = "libvirt") {
+                    global.extend(["--connect".to_string(), uri.to_string()]);
+                }
                 hypervisor = if uri.starts_with("xen") || uri.starts_with("libxl") {
                     "xen"
                 } else if uri.starts_with("qemu") {
@@ -331,9 +348,16 @@ mod tests {
 
     #[test]
     fn translates_virsh_spellings() {
+        // -c goes through libvirt in a build with the backend, else only picks
+        // the driver's rules.
+        let want: &[&str] = if cfg!(feature = "libvirt") {
+            &["-q", "--connect", "qemu:///system", "list", "--tree"]
+        } else {
+            &["-q", "list", "--tree"]
+        };
         assert_eq!(
             t(&["-q", "-c", "qemu:///system", "nodedev-list", "--tree"]).unwrap(),
-            ["-q", "list", "--tree"]
+            want
         );
         assert_eq!(
             t(&["nodedev-dettach", "pci_0000_00_01_0", "--driver=vfio"]).unwrap(),

@@ -118,3 +118,56 @@ oracle_inventory() {
 
   while read -r d; do [ -n "$d" ] && dev_check "$d" ""; done < out/o/lv-list.txt
 }
+
+# oracle_connect URI: nodedev through libvirt (`--connect URI` and virsh mode's `-c
+# URI`, the build with the libvirt backend) against `virsh -c URI`: the listing,
+# --tree, --cap pci/net/system, an unknown device, and nodedev-dumpxml and
+# nodedev-info of every device libvirt lists (pending classes included: libvirt
+# answers for them). The caller defines VC (virsh -c URI) and NC (the libvirt
+# build of nodedev, run where libvirt0 is). stdout, stderr and the exit code of
+# each, compared as one file.
+oracle_connect() {
+  oc_uri=$1
+  # oc_same NAME VIRSH-ARGS…: virsh -c URI ARGS vs nodedev virsh -c URI ARGS.
+  oc_same() {
+    oc_name=$1; shift
+    capture out/o/lvc VC "$@"
+    capture out/o/ndc $NC virsh -c "$oc_uri" "$@"
+    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    verdict "connect/virsh-c/$oc_name" out/o/lvc.txt out/o/ndc.txt
+  }
+  # oc_ours NAME NODEDEV-ARGS -- VIRSH-ARGS…: nodedev --connect URI ARGS vs virsh.
+  oc_ours() {
+    oc_name=$1; shift
+    oc_n=""
+    while [ "$1" != -- ]; do oc_n="$oc_n $1"; shift; done; shift
+    capture out/o/lvc VC "$@"
+    # shellcheck disable=SC2086
+    capture out/o/ndc $NC --connect "$oc_uri" $oc_n
+    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    verdict "connect/ours/$oc_name" out/o/lvc.txt out/o/ndc.txt
+  }
+  oc_same list nodedev-list
+  oc_ours list list -- nodedev-list
+  oc_same tree nodedev-list --tree
+  oc_ours tree list --tree -- nodedev-list --tree
+  for cap in pci net system; do
+    oc_same "list-cap/$cap" nodedev-list --cap "$cap"
+    oc_ours "list-cap/$cap" list --cap "$cap" -- nodedev-list --cap "$cap"
+  done
+  oc_same list-bad-cap nodedev-list --cap no-such-cap
+  oc_same dumpxml-unknown-device nodedev-dumpxml pci_0000_0f_1f_0
+  oc_ours dumpxml-unknown-device dumpxml pci_0000_0f_1f_0 -- nodedev-dumpxml pci_0000_0f_1f_0
+  oc_same info-unknown-device nodedev-info pci_0000_0f_1f_0
+  oc_ours info-unknown-device info pci_0000_0f_1f_0 -- nodedev-info pci_0000_0f_1f_0
+  VC nodedev-list > out/o/lvc-list.txt 2>/dev/null
+  while read -r d; do
+    [ -n "$d" ] || continue
+    oc_same "dumpxml/$d" nodedev-dumpxml "$d"
+    oc_ours "dumpxml/$d" dumpxml "$d" -- nodedev-dumpxml "$d"
+    oc_same "info/$d" nodedev-info "$d"
+    oc_ours "info/$d" info "$d" -- nodedev-info "$d"
+  done < out/o/lvc-list.txt
+}

@@ -1,0 +1,189 @@
+//! `--connect URI`: which commands go through libvirt and which are refused, in
+//! every build. The hook never connects (libvirtd waits for its hook; a hook that
+//! calls back into libvirt deadlocks it): `nodedev --connect URI hook …` is refused
+//! before anything is contacted. A build without the `libvirt` feature refuses every
+//! `--connect`, saying how to get one that has it.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+
+use crate::app::Backend;
+use crate::cli::{CheckArgs, Cli, Command};
+
+/// The hook's refusal.
+pub const HOOK_REFUSAL: &str = "nodedev hook never connects to libvirt: libvirtd runs the hook and waits for it, so a hook that calls libvirt deadlocks the daemon; leave out --connect (the hook works on sysfs directly)";
+
+/// Why a build without the backend refuses.
+#[cfg(not(feature = "libvirt"))]
+const NO_BACKEND: &str = "this nodedev was built without the libvirt backend (nodedev --version says so): --connect, check and event --connect need a build with `cargo build --features libvirt` (libvirt's development files, Debian's libvirt-dev); leave out --connect to work on sysfs without a daemon";
+
+/// Runs `cli.command` through libvirt at `uri`.
+pub fn dispatch(
+    cli: &Cli,
+    backend: &Backend,
+    uri: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    if matches!(cli.command, Command::Hook(_)) {
+        bail!(HOOK_REFUSAL);
+    }
+    let what = match &cli.command {
+        Command::Snapshot(_) => Some("snapshot writes the sysfs this tool reads"),
+        Command::Xml(_) => Some("xml normalize reads a file"),
+        Command::Apply { .. } => {
+            Some("apply moves a domain's devices on sysfs; libvirt does that itself for managed hostdevs")
+        }
+        Command::Virsh { .. } => Some("virsh mode takes -c"),
+        _ => None,
+    };
+    if let Some(what) = what {
+        bail!("--connect {uri}: {what}; leave out --connect");
+    }
+    #[cfg(feature = "libvirt")]
+    {
+        through_libvirt(cli, backend, uri, out, err)
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (backend, out, err);
+        bail!(NO_BACKEND)
+    }
+}
+
+/// `nodedev check` (`uri` from `--connect`, else libvirt's default).
+pub fn check(
+    cli: &Cli,
+    backend: &Backend,
+    uri: Option<&str>,
+    args: &CheckArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
+    #[cfg(feature = "libvirt")]
+    {
+        let lv = crate::libvirt::Libvirt::open(uri)?;
+        crate::check::check(cli, backend, &lv, args, out)
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (cli, backend, uri, args, out);
+        bail!(NO_BACKEND)
+    }
+}
+
+#[cfg(feature = "libvirt")]
+fn through_libvirt(
+    cli: &Cli,
+    backend: &Backend,
+    uri: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
+    use crate::cli::Method;
+    use crate::libvirt::{self, Libvirt, Operation};
+
+    // What only this tool's own engine does is refused before connecting.
+    let refuse = |flag: &str, cmd: &str| -> Result<()> {
+        bail!("--connect: {cmd} {flag} is this tool's own (libvirt has no such option); leave out --connect or {flag}")
+    };
+    match &cli.command {
+        Command::Dumpxml(a) if a.all => refuse("--all", "dumpxml")?,
+        Command::Info(a) if a.json => refuse("--json", "info")?,
+        Command::Detach(a) => {
+            for (set, flag) in [
+                (a.xml.is_some(), "--xml"),
+                (a.group, "--group"),
+                (a.force, "--force"),
+                (a.dry_run, "--dry-run"),
+                (a.json, "--json"),
+                (!matches!(a.method, Method::Auto), "--method"),
+            ] {
+                if set {
+                    refuse(flag, "detach")?;
+                }
+            }
+        }
+        Command::Reattach(a) => {
+            for (set, flag) in [
+                (a.xml.is_some(), "--xml"),
+                (a.force, "--force"),
+                (a.dry_run, "--dry-run"),
+                (a.json, "--json"),
+            ] {
+                if set {
+                    refuse(flag, "reattach")?;
+                }
+            }
+        }
+        Command::Reset(a) => {
+            for (set, flag) in [
+                (a.method.is_some(), "--method"),
+                (a.force, "--force"),
+                (a.config_space, "--config-space"),
+                (a.list, "--list"),
+                (a.json, "--json"),
+            ] {
+                if set {
+                    refuse(flag, "reset")?;
+                }
+            }
+        }
+        Command::Event(a) if !a.list => bail!(
+            "--connect: event through libvirt needs virConnectNodeDeviceEventRegisterAny, which libvirt's Rust bindings (the virt crate) do not offer, and this project forbids unsafe code; run `nodedev event` without --connect (the kernel's uevents) or `virsh nodedev-event`"
+        ),
+        _ => {}
+    }
+    // Our own spellings of a PCI device (0000:07:10.1, 07:10.1) become its libvirt
+    // name; virsh mode passes names exactly as typed.
+    let name_of = |name: &str, exact: bool| -> String {
+        match name.parse::<pci_types::PciAddress>() {
+            Ok(a) if !exact => a.nodedev_name(),
+            _ => name.to_string(),
+        }
+    };
+    let names_of = |names: &[String], exact: bool| -> Vec<String> {
+        names.iter().map(|n| name_of(n, exact)).collect()
+    };
+    match &cli.command {
+        Command::Event(a) => crate::event::event(backend, a, out),
+        Command::Check(a) => check(cli, backend, Some(uri), a, out),
+        _ => {
+            let lv = Libvirt::open(Some(uri))?;
+            match &cli.command {
+                Command::List(a) => libvirt::list(&lv, a, out),
+                Command::Dumpxml(a) => libvirt::dumpxml(
+                    &lv,
+                    &name_of(a.device.as_deref().unwrap_or_default(), a.exact_name),
+                    out,
+                ),
+                Command::Info(a) => libvirt::info(&lv, &name_of(&a.device, a.exact_name), out),
+                Command::Detach(a) => libvirt::operate(
+                    cli,
+                    &lv,
+                    &names_of(&a.devices, a.exact_name),
+                    Operation::Detach(a.driver.as_deref()),
+                    out,
+                    err,
+                ),
+                Command::Reattach(a) => libvirt::operate(
+                    cli,
+                    &lv,
+                    &names_of(&a.devices, a.exact_name),
+                    Operation::Reattach,
+                    out,
+                    err,
+                ),
+                Command::Reset(a) => libvirt::operate(
+                    cli,
+                    &lv,
+                    &names_of(&a.devices, a.exact_name),
+                    Operation::Reset,
+                    out,
+                    err,
+                ),
+                _ => bail!("--connect: not a command that goes through libvirt"),
+            }
+        }
+    }
+}

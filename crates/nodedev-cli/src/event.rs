@@ -1,0 +1,308 @@
+//! `nodedev event`: `virsh nodedev-event` without a daemon. Device events come from
+//! the kernel's uevent socket ([`hostdev_manager::uevent`]) and become node-device
+//! events by libvirt's node-device driver's rules (`udevHandleOneDevice`):
+//!
+//! - `add` or `change` of a device this tool lists: `Created` when its name is new,
+//!   else `update`;
+//! - `remove`: `Deleted` for the device that had that sysfs path;
+//! - `move` (a renamed interface): `Deleted` for the old path if it was known, then
+//!   as `add`;
+//! - anything else (`bind`, `unbind`, …) and devices of classes this tool does not
+//!   list: nothing.
+//!
+//! A device's name is the enumeration's (`render::inventory_nodes`, read again at
+//! each `add`/`change`/`move`), so every class the enumeration lists has events, and
+//! under the same name `nodedev list` prints. Lines as virsh prints them:
+//! `event 'lifecycle' for node device NAME: Created`, `event 'update' for node
+//! device NAME`, then `event loop timed out` and `events received: N`; exit status
+//! 1 when no event came.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use hostdev_manager::uevent::{Monitor, Source};
+use hostdev_manager::{Inventory, Sysfs};
+
+use crate::app::Backend;
+use crate::cli::{EventArgs, EventType};
+use crate::output::{not_found, ReportedFailure};
+use crate::render::{inventory_nodes, Names};
+
+/// A node-device event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A device appeared.
+    Created(String),
+    /// A device went away.
+    Deleted(String),
+    /// A known device changed.
+    Update(String),
+}
+
+impl NodeEvent {
+    fn kind(&self) -> EventType {
+        match self {
+            Self::Created(_) | Self::Deleted(_) => EventType::Lifecycle,
+            Self::Update(_) => EventType::Update,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Created(n) | Self::Deleted(n) | Self::Update(n) => n,
+        }
+    }
+
+    /// virsh's line (without the timestamp).
+    pub fn line(&self) -> String {
+        match self {
+            Self::Created(n) => format!("event 'lifecycle' for node device {n}: Created"),
+            Self::Deleted(n) => format!("event 'lifecycle' for node device {n}: Deleted"),
+            Self::Update(n) => format!("event 'update' for node device {n}"),
+        }
+    }
+}
+
+/// The devices known so far, by sysfs path (libvirt's device list, which it
+/// searches by path on `remove`), with their names.
+#[derive(Default)]
+pub struct Known {
+    by_path: BTreeMap<String, String>,
+}
+
+/// The devices this tool lists now: sysfs path → name (`computer` has no path).
+fn listed(sysfs: &dyn Sysfs) -> Result<BTreeMap<String, String>> {
+    let inventory = Inventory::read(sysfs)?;
+    Ok(inventory_nodes(&inventory, &Names::load(None)?)
+        .into_iter()
+        .filter_map(|d| Some((d.path?, d.name)))
+        .collect())
+}
+
+impl Known {
+    /// What is listed now.
+    pub fn read(sysfs: &dyn Sysfs) -> Result<Self> {
+        Ok(Self {
+            by_path: listed(sysfs)?,
+        })
+    }
+
+    /// The node-device events one uevent means, by libvirt's rules, given what
+    /// is listed now (`listed`, read only for the actions that need it).
+    pub fn apply(
+        &mut self,
+        action: &str,
+        syspath: &str,
+        old_syspath: Option<&str>,
+        listed: impl FnOnce() -> Result<BTreeMap<String, String>>,
+    ) -> Result<Vec<NodeEvent>> {
+        let mut events = Vec::new();
+        match action {
+            "remove" => {
+                if let Some(name) = self.by_path.remove(syspath) {
+                    events.push(NodeEvent::Deleted(name));
+                }
+                return Ok(events);
+            }
+            "add" | "change" | "move" => {}
+            _ => return Ok(events),
+        }
+        if action == "move" {
+            if let Some(name) = old_syspath.and_then(|p| self.by_path.remove(p)) {
+                events.push(NodeEvent::Deleted(name));
+            }
+        }
+        let now = listed()?;
+        let Some(name) = now.get(syspath) else {
+            return Ok(events); // a class this tool does not list, or gone already
+        };
+        let known = self.by_path.values().any(|n| n == name);
+        // A name that moved to this path (a re-added device) leaves its old entry.
+        self.by_path.retain(|_, n| n != name);
+        self.by_path.insert(syspath.to_string(), name.clone());
+        events.push(if known {
+            NodeEvent::Update(name.clone())
+        } else {
+            NodeEvent::Created(name.clone())
+        });
+        Ok(events)
+    }
+
+    /// Whether a device of this name is known.
+    pub fn has_name(&self, name: &str) -> bool {
+        name == hostdev_manager::COMPUTER || self.by_path.values().any(|n| n == name)
+    }
+}
+
+/// `virTimeStringNowRaw`: `2026-12-02 10:43:48.256+0000` (UTC).
+fn timestamp(now: SystemTime) -> String {
+    let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}+0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// `nodedev event` without `--connect`.
+pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result<()> {
+    if args.list {
+        writeln!(out, "lifecycle")?;
+        writeln!(out, "update")?;
+        return Ok(());
+    }
+    anyhow::ensure!(
+        backend.host.is_live(),
+        "--root names a snapshot: event needs the live kernel's uevents"
+    );
+    // Subscribe first, so that nothing between the listing and the loop is lost.
+    let monitor = Monitor::open(Source::Auto)
+        .context("cannot open the kernel's uevent socket (NETLINK_KOBJECT_UEVENT)")?;
+    let sysfs = backend.host.sysfs();
+    let mut known = Known::read(sysfs)?;
+    if let Some(dev) = &args.device {
+        if !known.has_name(dev) {
+            return Err(not_found(dev));
+        }
+    }
+    let wanted = |e: &NodeEvent| {
+        (args.all || args.event == Some(e.kind()))
+            && args.device.as_deref().is_none_or(|d| d == e.name())
+    };
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    let mut count = 0u64;
+    let mut timed_out = true;
+    'wait: while let Some(uevent) = monitor.next(deadline)? {
+        let events = known.apply(
+            &uevent.action,
+            &uevent.syspath(),
+            uevent.old_syspath().as_deref(),
+            || listed(sysfs),
+        )?;
+        for e in events.iter().filter(|e| wanted(e)) {
+            if args.timestamp {
+                write!(out, "{}: ", timestamp(SystemTime::now()))?;
+            }
+            writeln!(out, "{}", e.line())?;
+            out.flush()?;
+            count += 1;
+            if !args.r#loop {
+                timed_out = false;
+                break 'wait;
+            }
+        }
+    }
+    if timed_out {
+        writeln!(out, "event loop timed out")?;
+    }
+    writeln!(out, "events received: {count}")?;
+    if count == 0 {
+        return Err(ReportedFailure.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(p, n)| (p.to_string(), n.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn follows_libvirts_rules() {
+        let pf = ("/sys/devices/p/0000:02:00.0", "pci_0000_02_00_0");
+        let vf = ("/sys/devices/p/0000:02:10.0", "pci_0000_02_10_0");
+        let mut k = Known {
+            by_path: map(&[pf]),
+        };
+        let now = map(&[pf, vf]);
+        let ok = |m: &BTreeMap<String, String>| {
+            let m = m.clone();
+            move || Ok(m)
+        };
+        assert_eq!(
+            k.apply("add", vf.0, None, ok(&now)).unwrap(),
+            [NodeEvent::Created(vf.1.into())]
+        );
+        assert_eq!(
+            k.apply("change", vf.0, None, ok(&now)).unwrap(),
+            [NodeEvent::Update(vf.1.into())]
+        );
+        assert_eq!(k.apply("bind", vf.0, None, ok(&now)).unwrap(), []);
+        assert_eq!(
+            k.apply("remove", vf.0, None, ok(&now)).unwrap(),
+            [NodeEvent::Deleted(vf.1.into())]
+        );
+        assert_eq!(k.apply("remove", vf.0, None, ok(&now)).unwrap(), []);
+        // A class not listed: nothing.
+        assert_eq!(
+            k.apply("add", "/sys/devices/p/usb1", None, ok(&now))
+                .unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn a_rename_is_deleted_then_created() {
+        let old = ("/sys/devices/p/net/eth3", "net_eth3_02_00_00_00_02_10");
+        let new = ("/sys/devices/p/net/enp2s0", "net_enp2s0_02_00_00_00_02_10");
+        let mut k = Known {
+            by_path: map(&[old]),
+        };
+        let now = map(&[new]);
+        assert_eq!(
+            k.apply("move", new.0, Some(old.0), || Ok(now.clone()))
+                .unwrap(),
+            [
+                NodeEvent::Deleted(old.1.into()),
+                NodeEvent::Created(new.1.into())
+            ]
+        );
+        // udevd's messages already carry the new name: its `move` finds no old path
+        // and the device known: an update, as libvirt prints.
+        assert_eq!(
+            k.apply("move", new.0, Some(old.0), || Ok(now.clone()))
+                .unwrap(),
+            [NodeEvent::Update(new.1.into())]
+        );
+    }
+
+    #[test]
+    fn virsh_lines_and_timestamps() {
+        assert_eq!(
+            NodeEvent::Created("pci_0000_02_10_0".into()).line(),
+            "event 'lifecycle' for node device pci_0000_02_10_0: Created"
+        );
+        assert_eq!(
+            NodeEvent::Update("computer".into()).line(),
+            "event 'update' for node device computer"
+        );
+        let t = UNIX_EPOCH + Duration::from_millis(1_796_208_228_256);
+        assert_eq!(timestamp(t), "2026-12-02 10:43:48.256+0000");
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01 00:00:00.000+0000");
+    }
+}
