@@ -8,6 +8,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 schemas=${NODEDEV_LIBVIRT_SCHEMAS:-$("$here/../setup/libvirt-schemas.sh" | tail -n 1)}
 bin=$("$here/build-static.sh") || { echo "lane: static build failed" >&2; exit 1; }
+# The oracle also runs nodedev through libvirt: the build with the libvirt backend
+# (dynamically linked; it runs in the libvirt root, where libvirt0 is).
+binlv=$("$here/build-libvirt.sh") || { echo "lane: the libvirt build failed" >&2; exit 1; }
 failed=0 total=0
 # RIG_LANE_VARIANTS narrows the busybox boots (e.g. "" to run only the oracle);
 # RIG_LANE_ORACLE=0 skips the oracle boot.
@@ -67,7 +70,7 @@ elif ! lvroot=$("$here/libvirt-root.sh" 2>"$out/lvroot.err"); then
   echo "FAIL real-kernel/oracle/libvirt-root: $(tail -n 3 "$out/lvroot.err")"; failed=$((failed + 1)); total=$((total + 1))
 else
   RIG_CLASSES=1 RIG_LVROOT=$lvroot "$here/run-guest.sh" --timeout 900 --out "$out" "$here/guest/oracle.sh" \
-    "$bin" "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" "$here/guest/oracle-lib.sh" >/dev/null 2>"$out/run-guest.err"
+    "$bin" "$binlv" "$here/guest/tree.awk" "$here/guest/oracle-pending.txt" "$here/guest/oracle-lib.sh" >/dev/null 2>"$out/run-guest.err"
   rc=$?
   known=0
   if [ ! -s "$out/results.txt" ]; then

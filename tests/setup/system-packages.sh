@@ -3,6 +3,9 @@
 #   xmllint (libxml2-utils)  validates our XML against libvirt's RelaxNG schema
 #   pci.ids                  the vendor/product name database lspci and libvirt use
 #   pciutils                 lspci, the benchmark's baseline
+#   libvirt-dev              libvirt's headers and libvirt0 (the client library, no
+#                            daemon: libvirt0 has no maintainer script but ldconfig's
+#                            trigger, so nothing starts), for `--features libvirt`
 # Idempotent: a second run only checks. Never touches anything but these packages.
 set -euo pipefail
 
@@ -10,6 +13,7 @@ need=()
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 [ -f /usr/share/misc/pci.ids ] || [ -f /usr/share/hwdata/pci.ids ] || need+=(pci.ids)
 command -v lspci >/dev/null 2>&1 || need+=(pciutils)
+pkg-config --exists libvirt 2>/dev/null || need+=(libvirt-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -156,25 +156,17 @@ impl Monitor {
         self.source
     }
 
-    /// The next event, waiting until `deadline` (forever when `None`); `Ok(None)`
-    /// once the deadline passed. Messages that do not parse, or that claim to be the
+    /// The next event, waiting until `deadline` (forever when `None`; a deadline
+    /// already past takes only what is queued); `Ok(None)` once the deadline passed. Messages that do not parse, or that claim to be the
     /// kernel's but come from a process, are skipped.
     pub fn next(&self, deadline: Option<Instant>) -> std::io::Result<Option<Uevent>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
-            let timeout = match deadline {
-                None => None,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    Some(timespec(left))
-                }
-            };
+            // A deadline already past polls once without waiting (what is queued).
+            let timeout = deadline.map(|d| timespec(d.saturating_duration_since(Instant::now())));
             let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
             match poll(&mut fds, timeout.as_ref()) {
-                Ok(0) => continue,
+                Ok(0) => return Ok(None),
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),

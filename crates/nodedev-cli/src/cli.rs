@@ -457,6 +457,21 @@ pub struct EventArgs {
     /// List the event types and exit.
     #[arg(long)]
     pub list: bool,
+    /// Which uevents to read: udevd's (after its rules ran, as libvirt reads them),
+    /// the kernel's own, or udevd's when udevd runs (auto).
+    #[arg(long, value_enum, default_value_t = UeventSource::Auto)]
+    pub source: UeventSource,
+}
+
+/// Where `nodedev event` reads uevents from.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UeventSource {
+    /// udevd's when udevd runs, else the kernel's.
+    Auto,
+    /// The kernel's (netlink group 1).
+    Kernel,
+    /// udevd's (netlink group 2).
+    Udev,
 }
 
 /// `nodedev hook …`.

@@ -10,9 +10,9 @@
 //! - anything else (`bind`, `unbind`, …) and devices of classes this tool does not
 //!   list: nothing.
 //!
-//! A device's name is the enumeration's (`render::inventory_nodes`, read again at
-//! each `add`/`change`/`move`), so every class the enumeration lists has events, and
-//! under the same name `nodedev list` prints. Lines as virsh prints them:
+//! A device's name is the enumeration's (`nodes::enumerate`, read once for each
+//! batch of queued uevents that has an `add`, `change` or `move`), so every class
+//! the enumeration lists has events, under the name `nodedev list` prints. Lines as virsh prints them:
 //! `event 'lifecycle' for node device NAME: Created`, `event 'update' for node
 //! device NAME`, then `event loop timed out` and `events received: N`; exit status
 //! 1 when no event came.
@@ -23,12 +23,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use hostdev_manager::uevent::{Monitor, Source};
-use hostdev_manager::{Inventory, Sysfs};
+use hostdev_manager::{nodes, Sysfs};
 
 use crate::app::Backend;
-use crate::cli::{EventArgs, EventType};
+use crate::cli::{EventArgs, EventType, UeventSource};
 use crate::output::{not_found, ReportedFailure};
-use crate::render::{inventory_nodes, Names};
 
 /// A node-device event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,12 +71,16 @@ pub struct Known {
     by_path: BTreeMap<String, String>,
 }
 
-/// The devices this tool lists now: sysfs path → name (`computer` has no path).
+/// The devices this tool lists now: sysfs path → name (`computer` has no path),
+/// from the enumeration `nodedev list` runs (`nodes::enumerate`, names only: one
+/// listing per batch of uevents, since under a slow machine a full enumeration
+/// lags behind devices that come and go), so every class it lists has events,
+/// named as it names them.
 fn listed(sysfs: &dyn Sysfs) -> Result<BTreeMap<String, String>> {
-    let inventory = Inventory::read(sysfs)?;
-    Ok(inventory_nodes(&inventory, &Names::load(None)?)
+    Ok(nodes::enumerate(sysfs, nodes::Detail::Names)?
+        .nodes
         .into_iter()
-        .filter_map(|d| Some((d.path?, d.name)))
+        .map(|n| (n.sysfs_path.display().to_string(), n.name))
         .collect())
 }
 
@@ -85,7 +88,7 @@ impl Known {
     /// What is listed now.
     pub fn read(sysfs: &dyn Sysfs) -> Result<Self> {
         Ok(Self {
-            by_path: listed(sysfs)?,
+            by_path: listed_retrying(sysfs)?,
         })
     }
 
@@ -136,6 +139,19 @@ impl Known {
     }
 }
 
+/// [`listed`], read again when a device vanished under it (a PCI function removed
+/// between the directory listing and its link).
+fn listed_retrying(sysfs: &dyn Sysfs) -> Result<BTreeMap<String, String>> {
+    let mut tries = 0;
+    loop {
+        match listed(sysfs) {
+            Ok(l) => return Ok(l),
+            Err(_) if tries < 5 => tries += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// `virTimeStringNowRaw`: `2026-12-02 10:43:48.256+0000` (UTC).
 fn timestamp(now: SystemTime) -> String {
     let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -173,8 +189,12 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
         "--root names a snapshot: event needs the live kernel's uevents"
     );
     // Subscribe first, so that nothing between the listing and the loop is lost.
-    let monitor = Monitor::open(Source::Auto)
-        .context("cannot open the kernel's uevent socket (NETLINK_KOBJECT_UEVENT)")?;
+    let monitor = Monitor::open(match args.source {
+        UeventSource::Auto => Source::Auto,
+        UeventSource::Kernel => Source::Kernel,
+        UeventSource::Udev => Source::Udev,
+    })
+    .context("cannot open the kernel's uevent socket (NETLINK_KOBJECT_UEVENT)")?;
     let sysfs = backend.host.sysfs();
     let mut known = Known::read(sysfs)?;
     if let Some(dev) = &args.device {
@@ -191,23 +211,36 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
         .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
     let mut count = 0u64;
     let mut timed_out = true;
-    'wait: while let Some(uevent) = monitor.next(deadline)? {
-        let events = known.apply(
-            &uevent.action,
-            &uevent.syspath(),
-            uevent.old_syspath().as_deref(),
-            || listed(sysfs),
-        )?;
-        for e in events.iter().filter(|e| wanted(e)) {
-            if args.timestamp {
-                write!(out, "{}: ", timestamp(SystemTime::now()))?;
-            }
-            writeln!(out, "{}", e.line())?;
-            out.flush()?;
-            count += 1;
-            if !args.r#loop {
-                timed_out = false;
-                break 'wait;
+    'wait: while let Some(first) = monitor.next(deadline)? {
+        // Everything already queued is one batch, read against one listing.
+        let mut batch = vec![first];
+        while let Some(more) = monitor.next(Some(Instant::now()))? {
+            batch.push(more);
+        }
+        let mut now: Option<BTreeMap<String, String>> = None;
+        for uevent in &batch {
+            let events = known.apply(
+                &uevent.action,
+                &uevent.syspath(),
+                uevent.old_syspath().as_deref(),
+                || {
+                    if now.is_none() {
+                        now = Some(listed_retrying(sysfs)?);
+                    }
+                    Ok(now.clone().unwrap_or_default())
+                },
+            )?;
+            for e in events.iter().filter(|e| wanted(e)) {
+                if args.timestamp {
+                    write!(out, "{}: ", timestamp(SystemTime::now()))?;
+                }
+                writeln!(out, "{}", e.line())?;
+                out.flush()?;
+                count += 1;
+                if !args.r#loop {
+                    timed_out = false;
+                    break 'wait;
+                }
             }
         }
     }

@@ -163,11 +163,21 @@ oracle_connect() {
   oc_same info-unknown-device nodedev-info pci_0000_0f_1f_0
   oc_ours info-unknown-device info pci_0000_0f_1f_0 -- nodedev-info pci_0000_0f_1f_0
   VC nodedev-list > out/o/lvc-list.txt 2>/dev/null
+  # Per device, virsh runs once per command and both forms of nodedev are compared
+  # with that one answer.
+  oc_both() { # NAME VIRSH-COMMAND OUR-COMMAND DEVICE
+    capture out/o/lvc VC "$2" "$4"
+    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+    capture out/o/ndc $NC virsh -c "$oc_uri" "$2" "$4"
+    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    verdict "connect/virsh-c/$1" out/o/lvc.txt out/o/ndc.txt
+    capture out/o/ndc $NC --connect "$oc_uri" "$3" "$4"
+    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    verdict "connect/ours/$1" out/o/lvc.txt out/o/ndc.txt
+  }
   while read -r d; do
     [ -n "$d" ] || continue
-    oc_same "dumpxml/$d" nodedev-dumpxml "$d"
-    oc_ours "dumpxml/$d" dumpxml "$d" -- nodedev-dumpxml "$d"
-    oc_same "info/$d" nodedev-info "$d"
-    oc_ours "info/$d" info "$d" -- nodedev-info "$d"
+    oc_both "dumpxml/$d" nodedev-dumpxml dumpxml "$d"
+    oc_both "info/$d" nodedev-info info "$d"
   done < out/o/lvc-list.txt
 }

@@ -178,6 +178,119 @@ same dumpxml-unknown-device 0000:00:01.0 nodedev-dumpxml pci_0000_0f_1f_0
 same detach-bridge 0000:00:10.0 nodedev-detach pci_0000_00_10_0
 stamp through-libvirt
 
+# ---- nodedev through libvirt (the libvirt build, run in the chroot) -----------
+# `nodedev --connect qemu:///system …` and `nodedev virsh -c qemu:///system …`
+# against `virsh -c qemu:///system …`: the read-only commands for every device
+# (oracle_connect), then the operations, each from the same state.
+URI=qemu:///system
+cp ./nodedev-libvirt $LV/tmp/nodedev-libvirt
+VC() { V -c $URI "$@"; }
+NC="inlv /tmp/nodedev-libvirt --state-dir /run/nodedev-shim"
+oracle_connect $URI
+stamp connect-read
+# op_c NAME BDF SETUP VIRSH-ARGS…: as op above, with three tools: virsh -c URI
+# (lvc), nodedev virsh -c URI (ndc) and nodedev --connect URI in our syntax (nco).
+lvcrun() { VC "$@"; }
+ndcrun() { $NC virsh -c $URI "$@"; }
+ncorun() { nco_cmd=${1#nodedev-}; shift; $NC --connect $URI "$nco_cmd" "$@"; }
+op_c() {
+  o_name=$1 o_bdf=$2 o_setup=$3; shift 3
+  o_drv=$(driver_of "$o_bdf")
+  for tool in lvc ndc nco; do
+    [ -n "$o_setup" ] && ${tool}run $o_setup > /dev/null 2>&1
+    capture out/o/$tool-op ${tool}run "$@"
+    state_of "$o_bdf" > out/o/$tool-op.state
+    restore lv "$o_bdf" "$o_drv"
+    [ -n "$o_setup" ] && ${tool}run $o_setup > /dev/null 2>&1
+    capture_all out/o/$tool-op ${tool}run "$@"
+    restore lv "$o_bdf" "$o_drv"
+  done
+  for tool in ndc nco; do
+    for part in out err all rc state; do
+      verdict "connect/$tool/$o_name/$part" out/o/lvc-op.$part out/o/$tool-op.$part
+    done
+  done
+}
+op_c detach 0000:00:01.0 "" nodedev-detach pci_0000_00_01_0
+op_c detach-driver-vfio 0000:00:01.0 "" nodedev-detach pci_0000_00_01_0 --driver vfio
+op_c detach-driver-kvm 0000:00:05.1 "" nodedev-detach pci_0000_00_05_1 --driver kvm
+op_c detach-driver-bad-name 0000:00:05.1 "" nodedev-detach pci_0000_00_05_1 --driver no-such-driver
+op_c detach-unknown-device 0000:00:01.0 "" nodedev-detach pci_0000_0f_1f_0
+op_c detach-not-a-pci-name 0000:00:01.0 "" nodedev-detach computer
+op_c reattach 0000:00:01.0 "nodedev-detach pci_0000_00_01_0" nodedev-reattach pci_0000_00_01_0
+op_c reattach-unknown-device 0000:00:01.0 "" nodedev-reattach pci_0000_0f_1f_0
+op_c reset-bound 0000:01:00.0 "" nodedev-reset pci_0000_01_00_0
+op_c reset-on-vfio 0000:00:01.0 "nodedev-detach pci_0000_00_01_0" nodedev-reset pci_0000_00_01_0
+op_c reset-unknown-device 0000:00:01.0 "" nodedev-reset pci_0000_0f_1f_0
+# Across tools: what one detached, the other gives back, and every view agrees on
+# the driver at every step (sysfs, libvirt's XML, nodedev's own XML).
+agree() { # NAME BDF DRIVER
+  a_dev=pci_$(echo "$2" | tr ':.' '__')
+  a_sys=$(driver_of "$2")
+  a_lv=$(VC nodedev-dumpxml "$a_dev" 2>&1 | sed -n 's|^ *<name>\(.*\)</name>$|\1|p' | sed -n 2p)
+  a_nd=$($N dumpxml "$a_dev" 2>&1 | sed -n 's|^ *<name>\(.*\)</name>$|\1|p' | sed -n 2p)
+  if [ "$a_sys" = "$3" ] && [ "$a_lv" = "$3" ] && [ "$a_nd" = "$3" ]; then
+    pass "oracle/connect/across/$1"; matched=$((matched + 1))
+  else
+    fail "oracle/connect/across/$1" "wanted $3: sysfs '$a_sys', libvirt '$a_lv', nodedev '$a_nd'"; differed=$((differed + 1))
+  fi
+}
+$NC --connect $URI detach pci_0000_00_01_0 > out/o/across.log 2>&1
+agree detached-by-connect 0000:00:01.0 vfio-pci
+VC nodedev-reattach pci_0000_00_01_0 >> out/o/across.log 2>&1
+agree reattached-by-virsh 0000:00:01.0 e1000e
+VC nodedev-detach pci_0000_00_01_0 >> out/o/across.log 2>&1
+agree detached-by-virsh 0000:00:01.0 vfio-pci
+$NC --connect $URI reattach pci_0000_00_01_0 >> out/o/across.log 2>&1
+agree reattached-by-connect 0000:00:01.0 e1000e
+# nodedev check: every device both list, libvirt's XML against ours.
+if $NC --connect $URI check > out/o/check.txt 2>&1; then
+  pass "oracle/connect/check ($(tail -n 2 out/o/check.txt | head -n 1))"; matched=$((matched + 1))
+else
+  fail oracle/connect/check "$(grep -m1 -E '^(DIFFERS|ONLY|error)' out/o/check.txt)"; differed=$((differed + 1))
+fi
+# The hook with --connect: refused, and the daemon sees no new client.
+$NC --connect $URI hook qemu vm1 prepare begin - < /dev/null > out/o/hook-connect.log 2>&1
+if [ $? -eq 1 ] && grep -q 'never connects to libvirt' out/o/hook-connect.log; then
+  pass oracle/connect/hook-refused; matched=$((matched + 1))
+else
+  fail oracle/connect/hook-refused "$(head -n 2 out/o/hook-connect.log)"; differed=$((differed + 1))
+fi
+stamp connect-ops
+
+# ---- events: nodedev event (uevents, no daemon) beside virsh nodedev-event ----
+# Both listen at once, for each event type, while SR-IOV VFs come and go, a device
+# is hot-removed and a rescan brings it back.
+echo 0 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+inlv /bin/udevadm settle --timeout=60
+EVT=70
+for t in lifecycle update; do
+  V nodedev-event --loop --event $t --timeout $EVT > out/o/lv-event-$t.txt 2>&1 &
+  $N event --loop --event $t --timeout $EVT > out/o/nd-event-$t.txt 2>&1 &
+done
+sleep 5
+echo 2 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+inlv /bin/udevadm settle --timeout=60; sleep 3
+echo 0 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+inlv /bin/udevadm settle --timeout=60; sleep 3
+echo 1 > /sys/bus/pci/devices/0000:00:05.2/remove
+inlv /bin/udevadm settle --timeout=60; sleep 3
+echo 1 > /sys/bus/pci/rescan
+inlv /bin/udevadm settle --timeout=60
+wait
+for t in lifecycle update; do verdict "event/$t" out/o/lv-event-$t.txt out/o/nd-event-$t.txt; done
+# And what they must have seen.
+for line in "pci_0000_02_10_0: Created" "pci_0000_02_10_2: Created" \
+            "pci_0000_02_10_0: Deleted" "pci_0000_02_10_2: Deleted" \
+            "pci_0000_00_05_2: Deleted" "pci_0000_00_05_2: Created"; do
+  if grep -q "for node device $line\$" out/o/nd-event-lifecycle.txt; then
+    pass "oracle/event/saw/$line"; matched=$((matched + 1))
+  else
+    fail "oracle/event/saw/$line" "not in nodedev event's output"; differed=$((differed + 1))
+  fi
+done
+stamp events
+
 # ---- host usage through the device classes ----------------------------------
 # A mounted disk behind the USB controller (usb-storage) and behind an HBA
 # (virtio-scsi): detaching the controller is refused, naming the disk (its node
