@@ -36,7 +36,16 @@ pub fn dispatch(
             Some("apply moves a domain's devices on sysfs; libvirt does that itself for managed hostdevs")
         }
         Command::Virsh { .. } => Some("virsh mode takes -c"),
-        _ => None,
+        Command::List(_)
+        | Command::Dumpxml(_)
+        | Command::Info(_)
+        | Command::Detach(_)
+        | Command::Reattach(_)
+        | Command::Reset(_)
+        | Command::Check(_)
+        | Command::Event(_) => None,
+        // Everything else (groups, preflight, …) is this tool's own view of sysfs.
+        _ => Some("this command is nodedev's own view of sysfs, which libvirt has no call for"),
     };
     if let Some(what) = what {
         bail!("--connect {uri}: {what}; leave out --connect");
