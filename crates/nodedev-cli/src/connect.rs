@@ -92,52 +92,49 @@ fn through_libvirt(
     use crate::cli::Method;
     use crate::libvirt::{self, Libvirt, Operation};
 
-    // What only this tool's own engine does is refused before connecting.
-    let refuse = |flag: &str, cmd: &str| -> Result<()> {
-        bail!("--connect: {cmd} {flag} is this tool's own (libvirt has no such option); leave out --connect or {flag}")
-    };
-    match &cli.command {
-        Command::Dumpxml(a) if a.all => refuse("--all", "dumpxml")?,
-        Command::Info(a) if a.json => refuse("--json", "info")?,
-        Command::Detach(a) => {
-            for (set, flag) in [
+    // What only this tool's own engine does is refused before connecting: the
+    // first of the command's options that is set.
+    let ours: Option<(&str, Vec<(bool, &str)>)> = match &cli.command {
+        Command::Dumpxml(a) => Some(("dumpxml", vec![(a.all, "--all")])),
+        Command::Info(a) => Some(("info", vec![(a.json, "--json")])),
+        Command::Detach(a) => Some((
+            "detach",
+            vec![
                 (a.xml.is_some(), "--xml"),
                 (a.group, "--group"),
                 (a.force, "--force"),
                 (a.dry_run, "--dry-run"),
                 (a.json, "--json"),
                 (!matches!(a.method, Method::Auto), "--method"),
-            ] {
-                if set {
-                    refuse(flag, "detach")?;
-                }
-            }
-        }
-        Command::Reattach(a) => {
-            for (set, flag) in [
+            ],
+        )),
+        Command::Reattach(a) => Some((
+            "reattach",
+            vec![
                 (a.xml.is_some(), "--xml"),
                 (a.force, "--force"),
                 (a.dry_run, "--dry-run"),
                 (a.json, "--json"),
-            ] {
-                if set {
-                    refuse(flag, "reattach")?;
-                }
-            }
-        }
-        Command::Reset(a) => {
-            for (set, flag) in [
+            ],
+        )),
+        Command::Reset(a) => Some((
+            "reset",
+            vec![
                 (a.method.is_some(), "--method"),
                 (a.force, "--force"),
                 (a.config_space, "--config-space"),
                 (a.list, "--list"),
                 (a.json, "--json"),
-            ] {
-                if set {
-                    refuse(flag, "reset")?;
-                }
-            }
+            ],
+        )),
+        _ => None,
+    };
+    if let Some((cmd, flags)) = ours {
+        if let Some((_, flag)) = flags.iter().find(|(set, _)| *set) {
+            bail!("--connect: {cmd} {flag} is this tool's own (libvirt has no such option); leave out --connect or {flag}");
         }
+    }
+    match &cli.command {
         Command::Event(a) if !a.list => bail!(
             "--connect: event through libvirt needs virConnectNodeDeviceEventRegisterAny, which libvirt's Rust bindings (the virt crate) do not offer, and this project forbids unsafe code; run `nodedev event` without --connect (the kernel's uevents) or `virsh nodedev-event`"
         ),
@@ -167,30 +164,18 @@ fn through_libvirt(
                     out,
                 ),
                 Command::Info(a) => libvirt::info(&lv, &name_of(&a.device, a.exact_name), out),
-                Command::Detach(a) => libvirt::operate(
-                    cli,
-                    &lv,
-                    &names_of(&a.devices, a.exact_name),
-                    Operation::Detach(a.driver.as_deref()),
-                    out,
-                    err,
-                ),
-                Command::Reattach(a) => libvirt::operate(
-                    cli,
-                    &lv,
-                    &names_of(&a.devices, a.exact_name),
-                    Operation::Reattach,
-                    out,
-                    err,
-                ),
-                Command::Reset(a) => libvirt::operate(
-                    cli,
-                    &lv,
-                    &names_of(&a.devices, a.exact_name),
-                    Operation::Reset,
-                    out,
-                    err,
-                ),
+                Command::Detach(a) => {
+                    let op = Operation::Detach(a.driver.as_deref());
+                    libvirt::operate(cli, &lv, &names_of(&a.devices, a.exact_name), op, out, err)
+                }
+                Command::Reattach(a) => {
+                    let names = names_of(&a.devices, a.exact_name);
+                    libvirt::operate(cli, &lv, &names, Operation::Reattach, out, err)
+                }
+                Command::Reset(a) => {
+                    let names = names_of(&a.devices, a.exact_name);
+                    libvirt::operate(cli, &lv, &names, Operation::Reset, out, err)
+                }
                 _ => bail!("--connect: not a command that goes through libvirt"),
             }
         }
