@@ -210,14 +210,14 @@ mod command {
         }
         writeln!(
             out,
-            "check: {compared} devices compared, {} differ, {} listed by nodedev only, {} by libvirt only (classes nodedev does not list{})",
+            "check: {compared} devices compared, {} differ, {} listed by nodedev only, {} by libvirt only{}",
             differ.len(),
             only_ours.len(),
             only_libvirt.len(),
             if only_libvirt.is_empty() {
                 String::new()
             } else {
-                format!(": {}", only_libvirt.join(" "))
+                format!(" ({})", only_libvirt.join(" "))
             }
         )?;
         if !differ.is_empty() || !only_ours.is_empty() {

@@ -101,6 +101,9 @@ fn through_libvirt(
             "detach",
             vec![
                 (a.xml.is_some(), "--xml"),
+                (!a.select.ids.is_empty(), "--id"),
+                (a.persistent, "--persistent"),
+                (a.owner.is_some(), "--owner"),
                 (a.group, "--group"),
                 (a.force, "--force"),
                 (a.dry_run, "--dry-run"),
@@ -112,6 +115,8 @@ fn through_libvirt(
             "reattach",
             vec![
                 (a.xml.is_some(), "--xml"),
+                (!a.select.ids.is_empty(), "--id"),
+                (a.persistent, "--persistent"),
                 (a.force, "--force"),
                 (a.dry_run, "--dry-run"),
                 (a.json, "--json"),
@@ -120,6 +125,7 @@ fn through_libvirt(
         Command::Reset(a) => Some((
             "reset",
             vec![
+                (!a.select.ids.is_empty(), "--id"),
                 (a.method.is_some(), "--method"),
                 (a.force, "--force"),
                 (a.config_space, "--config-space"),

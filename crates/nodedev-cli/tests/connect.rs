@@ -195,6 +195,21 @@ fn a_build_with_the_backend_contacts_the_socket_it_is_given() {
         ),
         "{err}"
     );
+    // What only nodedev does is refused before connecting.
+    for args in [
+        vec!["detach", "--persistent", "pci_0000_00_01_0"],
+        vec!["detach", "--dry-run", "pci_0000_00_01_0"],
+        vec!["reattach", "--force", "pci_0000_00_01_0"],
+        vec!["reset", "--method", "flr", "pci_0000_00_01_0"],
+        vec!["groups"],
+    ] {
+        let mut full = vec!["--connect", uri.as_str()];
+        full.extend(&args);
+        let out = run(&full, &[], b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--connect"), "{args:?}: {err}");
+    }
     // event through libvirt is refused before connecting.
     let out = run(&["--connect", &uri, "event", "--all"], &[], b"");
     assert_eq!(out.status.code(), Some(1));
