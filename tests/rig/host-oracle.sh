@@ -85,6 +85,23 @@ if chroot_lv /tmp/nodedev-libvirt --connect "$URI" check > out/o/check.txt 2>&1;
 else
   fail host-oracle/check "$(grep -m1 -E '^(DIFFERS|ONLY|error)' out/o/check.txt)"
 fi
+# Events through libvirt's event API against the real daemon: nothing happens on
+# this machine's devices (and this daemon has no udev), so both wait out the
+# timeout the same way; what is compared is that registration, the loop and the
+# ending work against libvirtd as virsh's do (the events themselves are in the
+# guest oracle).
+for t in lifecycle update; do
+  capture out/o/lvc V nodedev-event --event $t --timeout 2
+  capture out/o/ndc $NC --connect "$URI" event --event $t --timeout 2
+  cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+  cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+  verdict "connect/event-timeout/$t" out/o/lvc.txt out/o/ndc.txt
+done
+capture out/o/lvc V nodedev-event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
+capture out/o/ndc $NC --connect "$URI" event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
+cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+verdict connect/event-unknown-device out/o/lvc.txt out/o/ndc.txt
 # No QEMU driver here: the daemon must not offer one (no other drivers).
 if chroot "$LV" /usr/bin/virsh -c qemu:///system nodedev-list > out/o/qemu.txt 2>&1; then
   fail host-oracle/only-nodedev-driver "a qemu:///system connection worked"

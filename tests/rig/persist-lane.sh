@@ -33,6 +33,17 @@ if [ $lrc -eq 0 ] && ! echo "$lint" | grep -q '^[EW]:'; then
 else
   result FAIL persist/lintian "$(echo "$lint" | grep -E '^[EW]:' | head -n 5 | tr '\n' ' ')"
 fi
+# The package says what it is built with: its binary and its description agree
+# that it has no libvirt backend (built with the default features; issue 16).
+pkgbin=$(mktemp -d)
+dpkg-deb -x "$deb" "$pkgbin"
+if "$pkgbin/usr/bin/nodedev" --version | grep -q '^libvirt backend: no' &&
+   dpkg-deb -f "$deb" Description | grep -q 'without the libvirt backend'; then
+  result PASS "persist/package-states-libvirt-backend (--version and Description: no)"
+else
+  result FAIL persist/package-states-libvirt-backend "$("$pkgbin/usr/bin/nodedev" --version | tail -n 1); $(dpkg-deb -f "$deb" Description | grep -i libvirt | head -n 2 | tr '\n' ' ')"
+fi
+rm -rf "$pkgbin"
 t_build=$(date +%s)
 root=$("$here/persist-root.sh") || { result FAIL persist/root "persist-root.sh failed"; echo "persist: $((total - failed)) passed, $failed failed"; exit 1; }
 run=$(mktemp -d "$CACHE/persist-run.XXXXXX")

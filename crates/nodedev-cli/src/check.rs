@@ -9,8 +9,6 @@
 // Without the backend only the tests use the diff.
 #![cfg_attr(not(feature = "libvirt"), allow(dead_code))]
 
-use std::fmt::Write as _;
-
 /// The first line where two documents differ: its number (from 1) and both
 /// lines (`None` past the end of a document).
 pub fn first_difference<'a>(
@@ -29,101 +27,19 @@ pub fn first_difference<'a>(
     }
 }
 
-/// One line of an edit script.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Edit {
-    Same(usize, usize),
-    Del(usize),
-    Add(usize),
-}
-
-/// The shortest edit script between two line lists (longest common subsequence;
-/// node-device documents are a few hundred lines, so the quadratic table is small).
-fn edits(a: &[&str], b: &[&str]) -> Vec<Edit> {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push(Edit::Same(i, j));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            // Deletions before additions, as diff -u prints them.
-            out.push(Edit::Del(i));
-            i += 1;
-        } else {
-            out.push(Edit::Add(j));
-            j += 1;
-        }
-    }
-    out
-}
-
-/// A unified diff (3 lines of context) from `a` (labelled `from`) to `b`, or
-/// `None` when they are equal.
+/// A unified diff (3 lines of context, as `diff -u`) from `a` (labelled `from`) to
+/// `b`, or `None` when they are equal.
 pub fn unified_diff(a: &str, b: &str, from: &str, to: &str) -> Option<String> {
     if a == b {
         return None;
     }
-    let al: Vec<&str> = a.lines().collect();
-    let bl: Vec<&str> = b.lines().collect();
-    let script = edits(&al, &bl);
-    const CONTEXT: usize = 3;
-    // Hunks: runs of changes with up to 2 × CONTEXT unchanged lines between them.
-    let changed: Vec<usize> = script
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !matches!(e, Edit::Same(..)))
-        .map(|(k, _)| k)
-        .collect();
-    let mut text = format!("--- {from}\n+++ {to}\n");
-    let mut k = 0;
-    while k < changed.len() {
-        let start = changed[k].saturating_sub(CONTEXT);
-        let mut end = changed[k];
-        while k + 1 < changed.len() && changed[k + 1] <= end + 2 * CONTEXT + 1 {
-            k += 1;
-            end = changed[k];
-        }
-        let end = (end + CONTEXT).min(script.len() - 1);
-        let hunk = &script[start..=end];
-        let a_start = hunk.iter().find_map(|e| match e {
-            Edit::Same(i, _) | Edit::Del(i) => Some(*i),
-            Edit::Add(_) => None,
-        });
-        let b_start = hunk.iter().find_map(|e| match e {
-            Edit::Same(_, j) | Edit::Add(j) => Some(*j),
-            Edit::Del(_) => None,
-        });
-        let a_len = hunk.iter().filter(|e| !matches!(e, Edit::Add(_))).count();
-        let b_len = hunk.iter().filter(|e| !matches!(e, Edit::Del(_))).count();
-        let _ = writeln!(
-            text,
-            "@@ -{},{a_len} +{},{b_len} @@",
-            a_start.map_or(0, |i| i + 1),
-            b_start.map_or(0, |j| j + 1)
-        );
-        for e in hunk {
-            let _ = match e {
-                Edit::Same(i, _) => writeln!(text, " {}", al[*i]),
-                Edit::Del(i) => writeln!(text, "-{}", al[*i]),
-                Edit::Add(j) => writeln!(text, "+{}", bl[*j]),
-            };
-        }
-        k += 1;
-    }
-    Some(text)
+    Some(
+        similar::TextDiff::from_lines(a, b)
+            .unified_diff()
+            .context_radius(3)
+            .header(from, to)
+            .to_string(),
+    )
 }
 
 #[cfg(feature = "libvirt")]

@@ -140,11 +140,10 @@ fn through_libvirt(
             bail!("--connect: {cmd} {flag} is this tool's own (libvirt has no such option); leave out --connect or {flag}");
         }
     }
-    match &cli.command {
-        Command::Event(a) if !a.list => bail!(
-            "--connect: event through libvirt needs virConnectNodeDeviceEventRegisterAny, which libvirt's Rust bindings (the virt crate) do not offer, and this project forbids unsafe code; run `nodedev event` without --connect (the kernel's uevents) or `virsh nodedev-event`"
-        ),
-        _ => {}
+    if let Command::Event(a) = &cli.command {
+        if !matches!(a.source, crate::cli::UeventSource::Auto) {
+            bail!("--connect: event --source chooses this tool's uevent socket; through libvirt the daemon's events are read; leave out --connect or --source");
+        }
     }
     // Our own spellings of a PCI device (0000:07:10.1, 07:10.1) become its libvirt
     // name; virsh mode passes names exactly as typed.
@@ -158,7 +157,8 @@ fn through_libvirt(
         names.iter().map(|n| name_of(n, exact)).collect()
     };
     match &cli.command {
-        Command::Event(a) => crate::event::event(backend, a, out),
+        Command::Event(a) if a.list => crate::event::event(backend, a, out),
+        Command::Event(a) => crate::event::through_libvirt(uri, a, out),
         Command::Check(a) => check(cli, backend, Some(uri), a, out),
         _ => {
             let lv = Libvirt::open(Some(uri))?;

@@ -38,19 +38,24 @@ pub enum NodeEvent {
     Deleted(String),
     /// A known device changed.
     Update(String),
+    /// Another lifecycle event, as libvirt names it (`Defined`, `Undefined`: a
+    /// mediated device defined or undefined through libvirt; only libvirt's event
+    /// API reports them, through `--connect`).
+    #[cfg_attr(not(feature = "libvirt"), allow(dead_code))]
+    Lifecycle(String, &'static str),
 }
 
 impl NodeEvent {
     fn kind(&self) -> EventType {
         match self {
-            Self::Created(_) | Self::Deleted(_) => EventType::Lifecycle,
+            Self::Created(_) | Self::Deleted(_) | Self::Lifecycle(..) => EventType::Lifecycle,
             Self::Update(_) => EventType::Update,
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Self::Created(n) | Self::Deleted(n) | Self::Update(n) => n,
+            Self::Created(n) | Self::Deleted(n) | Self::Update(n) | Self::Lifecycle(n, _) => n,
         }
     }
 
@@ -60,6 +65,7 @@ impl NodeEvent {
             Self::Created(n) => format!("event 'lifecycle' for node device {n}: Created"),
             Self::Deleted(n) => format!("event 'lifecycle' for node device {n}: Deleted"),
             Self::Update(n) => format!("event 'update' for node device {n}"),
+            Self::Lifecycle(n, what) => format!("event 'lifecycle' for node device {n}: {what}"),
         }
     }
 }
@@ -209,7 +215,7 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    let mut count = 0u64;
+    let mut printer = Printer::new(args, out);
     let mut timed_out = true;
     'wait: while let Some(first) = monitor.next(deadline)? {
         // Everything already queued is one batch, read against one listing.
@@ -231,12 +237,7 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
                 },
             )?;
             for e in events.iter().filter(|e| wanted(e)) {
-                if args.timestamp {
-                    write!(out, "{}: ", timestamp(SystemTime::now()))?;
-                }
-                writeln!(out, "{}", e.line())?;
-                out.flush()?;
-                count += 1;
+                printer.print(SystemTime::now(), e)?;
                 if !args.r#loop {
                     timed_out = false;
                     break 'wait;
@@ -244,14 +245,104 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
             }
         }
     }
-    if timed_out {
-        writeln!(out, "event loop timed out")?;
+    printer.finish(timed_out)
+}
+
+/// virsh's lines for the events of one `nodedev event`, counted.
+struct Printer<'a> {
+    out: &'a mut dyn Write,
+    timestamp: bool,
+    count: u64,
+}
+
+impl<'a> Printer<'a> {
+    fn new(args: &EventArgs, out: &'a mut dyn Write) -> Self {
+        Self {
+            out,
+            timestamp: args.timestamp,
+            count: 0,
+        }
     }
-    writeln!(out, "events received: {count}")?;
-    if count == 0 {
-        return Err(ReportedFailure.into());
+
+    /// One event, delivered at `when`, flushed at once (the reader may be a pipe).
+    fn print(&mut self, when: SystemTime, e: &NodeEvent) -> Result<()> {
+        if self.timestamp {
+            write!(self.out, "{}: ", timestamp(when))?;
+        }
+        writeln!(self.out, "{}", e.line())?;
+        self.out.flush()?;
+        self.count += 1;
+        Ok(())
     }
-    Ok(())
+
+    /// virsh's last lines; exit status 1 when no event came.
+    fn finish(self, timed_out: bool) -> Result<()> {
+        if timed_out {
+            writeln!(self.out, "event loop timed out")?;
+        }
+        writeln!(self.out, "events received: {}", self.count)?;
+        if self.count == 0 {
+            return Err(ReportedFailure.into());
+        }
+        Ok(())
+    }
+}
+
+/// `nodedev event --connect URI`: libvirt's node-device events, through its event
+/// API (`virConnectNodeDeviceEventRegisterAny`, as `virsh nodedev-event` does),
+/// printed as virsh prints them.
+#[cfg(feature = "libvirt")]
+pub fn through_libvirt(uri: &str, args: &EventArgs, out: &mut dyn Write) -> Result<()> {
+    use crate::libvirt::{message, Libvirt};
+    use crate::libvirt_sys::Subscription;
+    use crate::output::virsh_error;
+
+    let lv_error = |e: virt::error::Error| virsh_error(&[message(&e)]);
+    // The event loop before the connection: a connection opened without one
+    // delivers no events (virsh registers it first too).
+    virt::event::event_register_default_impl().map_err(lv_error)?;
+    let lv = Libvirt::open(Some(uri))?;
+    let device = args.device.as_deref().map(|d| lv.lookup(d)).transpose()?;
+    let kinds: Vec<EventType> = if args.all {
+        vec![EventType::Lifecycle, EventType::Update]
+    } else {
+        args.event.into_iter().collect()
+    };
+    let subscription =
+        Subscription::new(lv.connection(), device.as_ref(), &kinds).map_err(lv_error)?;
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    // A timer that wakes the loop at the deadline (libvirt's timers repeat; the
+    // loop stops at the first expiry).
+    let wake = match args.timeout {
+        Some(s) => Some(
+            virt::event::event_add_timeout(
+                i32::try_from(u64::from(s) * 1000).unwrap_or(i32::MAX),
+                |_, _| {},
+                std::ptr::null_mut(),
+            )
+            .map_err(lv_error)?,
+        ),
+        None => None,
+    };
+    let mut printer = Printer::new(args, out);
+    let mut timed_out = true;
+    'wait: while deadline.is_none_or(|d| Instant::now() < d) {
+        virt::event::event_run_default_impl().map_err(lv_error)?;
+        for (when, e) in subscription.take() {
+            printer.print(when, &e)?;
+            if !args.r#loop {
+                timed_out = false;
+                break 'wait;
+            }
+        }
+    }
+    drop(subscription);
+    if let Some(w) = wake {
+        let _ = w.event_remove_timeout();
+    }
+    printer.finish(timed_out)
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub mod hook;
 mod input;
 #[cfg(feature = "libvirt")]
 mod libvirt;
+#[cfg(feature = "libvirt")]
+mod libvirt_sys;
 mod lookup;
 mod output;
 mod persist;

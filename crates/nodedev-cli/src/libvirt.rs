@@ -34,7 +34,7 @@ impl Drop for Libvirt {
 }
 
 /// libvirt's message for a failed call (what virsh prints as its last `error:` line).
-fn message(e: &virt::error::Error) -> String {
+pub(crate) fn message(e: &virt::error::Error) -> String {
     e.message().to_string()
 }
 
@@ -54,6 +54,11 @@ impl Libvirt {
             ])
             .into()),
         }
+    }
+
+    /// The connection itself.
+    pub(crate) fn connection(&self) -> &Connect {
+        &self.conn
     }
 
     /// A device by its exact node-device name, or virsh's two lines.
@@ -141,30 +146,35 @@ pub fn dumpxml(lv: &Libvirt, name: &str, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// `info DEV` through libvirt: virsh's five lines. The bindings have no
-/// `virNodeDeviceIsActive`/`IsPersistent`/`GetAutostart` and libvirt 9.0 has no
-/// persistence filter for its list, so: active is whether the active-device list
-/// holds the device; `computer` is persistent and autostarted (libvirt marks it
-/// so); a device udev reports is neither (only mediated devices can be defined,
-/// through mdevctl). For a mediated device, which may be either, the command says
-/// it cannot tell rather than guess.
+/// `info DEV` through libvirt: virsh's five lines, from the calls virsh makes
+/// (`virNodeDeviceIsActive`, `IsPersistent`, `GetAutostart`; the `virt` crate
+/// declares them without wrapping them: [`crate::libvirt_sys`]). As virsh does, a
+/// failed active or persistent call prints `yes` (virsh tests the call's -1 as
+/// true) and a failed autostart call `no autostart`.
 pub fn info(lv: &Libvirt, name: &str, out: &mut dyn Write) -> Result<()> {
+    use crate::libvirt_sys::{autostart, is_active, is_persistent};
     let dev = lv.lookup(name)?;
     let name = dev.get_name().map_err(|e| virsh_error(&[message(&e)]))?;
     let parent = dev.get_parent().unwrap_or_default();
-    let caps = dev.list_caps().map_err(|e| virsh_error(&[message(&e)]))?;
-    anyhow::ensure!(
-        !caps.iter().any(|c| c == "mdev"),
-        "{name} is a mediated device: whether it is persistent and autostarted cannot be read through libvirt's Rust bindings (no virNodeDeviceIsPersistent, virNodeDeviceGetAutostart); ask virsh nodedev-info"
-    );
-    let active = lv.names(LIST_ACTIVE)?.iter().any(|(n, _)| *n == name);
-    let computer = name == hostdev_manager::COMPUTER;
     let yes = |b: bool| if b { "yes" } else { "no" };
     writeln!(out, "{:<15} {}", "Name:", name)?;
     writeln!(out, "{:<15} {}", "Parent:", parent)?;
-    writeln!(out, "{:<15} {}", "Active:", yes(active))?;
-    writeln!(out, "{:<15} {}", "Persistent:", yes(computer))?;
-    writeln!(out, "{:<15} {}", "Autostart:", yes(computer))?;
+    writeln!(
+        out,
+        "{:<15} {}",
+        "Active:",
+        yes(is_active(&dev).unwrap_or(true))
+    )?;
+    writeln!(
+        out,
+        "{:<15} {}",
+        "Persistent:",
+        yes(is_persistent(&dev).unwrap_or(true))
+    )?;
+    match autostart(&dev) {
+        Ok(a) => writeln!(out, "{:<15} {}", "Autostart:", yes(a))?,
+        Err(_) => writeln!(out, "{:<15} no autostart", "Autostart:")?,
+    }
     Ok(())
 }
 

@@ -259,14 +259,17 @@ fi
 stamp connect-ops
 
 # ---- events: nodedev event (uevents, no daemon) beside virsh nodedev-event ----
-# Both listen at once, for each event type, while SR-IOV VFs come and go, a device
-# is hot-removed and a rescan brings it back.
+# All three listen at once, for each event type, while SR-IOV VFs come and go, a
+# device is hot-removed and a rescan brings it back: virsh nodedev-event, nodedev
+# event (no daemon: udevd's uevents) and nodedev --connect event (libvirt's event
+# API, as virsh uses it).
 echo 0 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
 inlv /bin/udevadm settle --timeout=60
 EVT=70
 for t in lifecycle update; do
   V nodedev-event --loop --event $t --timeout $EVT > out/o/lv-event-$t.txt 2>&1 &
   $N event --loop --event $t --timeout $EVT > out/o/nd-event-$t.txt 2>&1 &
+  $NC --connect $URI event --loop --event $t --timeout $EVT > out/o/nc-event-$t.txt 2>&1 &
 done
 sleep 5
 echo 2 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
@@ -278,7 +281,19 @@ inlv /bin/udevadm settle --timeout=60; sleep 3
 echo 1 > /sys/bus/pci/rescan
 inlv /bin/udevadm settle --timeout=60
 wait
-for t in lifecycle update; do verdict "event/$t" out/o/lv-event-$t.txt out/o/nd-event-$t.txt; done
+for t in lifecycle update; do
+  verdict "event/$t" out/o/lv-event-$t.txt out/o/nd-event-$t.txt
+  verdict "connect/event/$t" out/o/lv-event-$t.txt out/o/nc-event-$t.txt
+done
+# One-shot through libvirt: the first event only, without --loop (a VF appears).
+V nodedev-event --event lifecycle --timeout 30 > out/o/lv-event-once.txt 2>&1 &
+$NC --connect $URI event --event lifecycle --timeout 30 > out/o/nc-event-once.txt 2>&1 &
+sleep 3
+echo 1 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+wait
+verdict connect/event/once out/o/lv-event-once.txt out/o/nc-event-once.txt
+echo 0 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
+inlv /bin/udevadm settle --timeout=60
 # And what they must have seen.
 for line in "pci_0000_02_10_0: Created" "pci_0000_02_10_2: Created" \
             "pci_0000_02_10_0: Deleted" "pci_0000_02_10_2: Deleted" \

@@ -22,11 +22,17 @@ _nodedev() {
             nodedev,boot)
                 cmd="nodedev__subcmd__boot"
                 ;;
+            nodedev,check)
+                cmd="nodedev__subcmd__check"
+                ;;
             nodedev,detach)
                 cmd="nodedev__subcmd__detach"
                 ;;
             nodedev,dumpxml)
                 cmd="nodedev__subcmd__dumpxml"
+                ;;
+            nodedev,event)
+                cmd="nodedev__subcmd__event"
                 ;;
             nodedev,groups)
                 cmd="nodedev__subcmd__groups"
@@ -70,11 +76,17 @@ _nodedev() {
             nodedev__subcmd__help,boot)
                 cmd="nodedev__subcmd__help__subcmd__boot"
                 ;;
+            nodedev__subcmd__help,check)
+                cmd="nodedev__subcmd__help__subcmd__check"
+                ;;
             nodedev__subcmd__help,detach)
                 cmd="nodedev__subcmd__help__subcmd__detach"
                 ;;
             nodedev__subcmd__help,dumpxml)
                 cmd="nodedev__subcmd__help__subcmd__dumpxml"
+                ;;
+            nodedev__subcmd__help,event)
+                cmd="nodedev__subcmd__help__subcmd__event"
                 ;;
             nodedev__subcmd__help,groups)
                 cmd="nodedev__subcmd__help__subcmd__groups"
@@ -191,12 +203,16 @@ _nodedev() {
 
     case "${cmd}" in
         nodedev)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -229,12 +245,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__apply)
-            opts="-q -h -V --force --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version detach reattach"
+            opts="-q -h -V --force --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version detach reattach"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -267,7 +287,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__boot)
-            opts="-q -h -V --udev --early --initramfs-copy --dev-vfio --kernel-log --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --udev --early --initramfs-copy --dev-vfio --kernel-log --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +306,52 @@ _nodedev() {
                     return 0
                     ;;
                 --kernel-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pci-ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unbind-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__check)
+            opts="-v -q -h -V --verbose --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -321,7 +387,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__detach)
-            opts="-q -h -V --id --xml --driver --method --group --force --dry-run --persistent --owner --json --exact-name --virsh --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --id --xml --driver --method --group --force --dry-run --persistent --owner --json --exact-name --virsh --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,6 +415,10 @@ _nodedev() {
                     ;;
                 --virsh)
                     COMPREPLY=($(compgen -W "qemu xen auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root)
@@ -383,12 +453,74 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__dumpxml)
-            opts="-q -h -V --all --exact-name --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --all --exact-name --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pci-ids)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unbind-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__event)
+            opts="-q -h -V --device --event --all --loop --timeout --timestamp --list --source --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --event)
+                    COMPREPLY=($(compgen -W "lifecycle update" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -W "auto kernel udev" -- "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -421,7 +553,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__groups)
-            opts="-q -h -V --group --class --json --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --group --class --json --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -432,6 +564,10 @@ _nodedev() {
                     return 0
                     ;;
                 --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -467,7 +603,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__help)
-            opts="list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help"
+            opts="list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +644,20 @@ _nodedev() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nodedev__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nodedev__subcmd__help__subcmd__detach)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -523,6 +673,20 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__help__subcmd__dumpxml)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nodedev__subcmd__help__subcmd__event)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -789,12 +953,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__hook)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version qemu install uninstall help"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version qemu install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -897,13 +1065,17 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__hook__subcmd__install)
-            opts="-q -h -V --dir --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --dir --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -939,12 +1111,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__hook__subcmd__qemu)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -977,13 +1153,17 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__hook__subcmd__uninstall)
-            opts="-q -h -V --dir --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --dir --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1019,12 +1199,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__info)
-            opts="-q -h -V --json --exact-name --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --json --exact-name --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1057,13 +1241,17 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__list)
-            opts="-q -h -V --tree --cap --json --detached --inactive-only --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --tree --cap --json --detached --inactive-only --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --cap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1099,12 +1287,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__persist)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list remove help"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1193,12 +1385,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__persist__subcmd__list)
-            opts="-q -h -V --json --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --json --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1231,13 +1427,17 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__persist__subcmd__remove)
-            opts="-q -h -V --id --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --id --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1273,7 +1473,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__preflight)
-            opts="-q -h -V --id --driver --json --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --id --driver --json --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1284,6 +1484,10 @@ _nodedev() {
                     return 0
                     ;;
                 --driver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1319,7 +1523,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__reattach)
-            opts="-q -h -V --id --persistent --xml --force --dry-run --json --exact-name --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --id --persistent --xml --force --dry-run --json --exact-name --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1330,6 +1534,10 @@ _nodedev() {
                     return 0
                     ;;
                 --xml)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1365,7 +1573,7 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__reset)
-            opts="-q -h -V --id --method --force --config-space --list --json --exact-name --virsh-output --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --id --method --force --config-space --list --json --exact-name --virsh-output --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1376,6 +1584,10 @@ _nodedev() {
                     return 0
                     ;;
                 --method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1411,12 +1623,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__snapshot)
-            opts="-q -h -V --include-serials --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --include-serials --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1449,12 +1665,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__virsh)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1487,12 +1707,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__xml)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version normalize help"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version normalize help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1567,12 +1791,16 @@ _nodedev() {
             return 0
             ;;
         nodedev__subcmd__xml__subcmd__normalize)
-            opts="-q -h -V --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
+            opts="-q -h -V --connect --root --pci-ids --quiet --config-dir --state-dir --unbind-timeout --lock-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_nodedev_global_optspecs
-    string join \n root= pci-ids= q/quiet config-dir= state-dir= unbind-timeout= lock-timeout= h/help V/version
+    string join \n connect= root= pci-ids= q/quiet config-dir= state-dir= unbind-timeout= lock-timeout= h/help V/version
 end
 
 function __fish_nodedev_needs_command
@@ -24,6 +24,7 @@ function __fish_nodedev_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c nodedev -n "__fish_nodedev_needs_command" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_needs_command" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_needs_command" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_needs_command" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -47,9 +48,12 @@ complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "apply" -d 'Detach o
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "persist" -d 'Persistent assignments: the devices put on a stub at every boot'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "boot" -d 'Put every persistently assigned device on its stub (the boot unit runs this); `--udev BDF` answers the udev rule'
+complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "check" -d 'Compare every device\'s XML with libvirt\'s (the daemon at --connect, else libvirt\'s default URI): a diff per device that differs, exit 1 if any does'
+complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "event" -d 'Wait for node-device events and print them as `virsh nodedev-event` does: from the kernel\'s uevents, or from libvirt with --connect'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "virsh" -d 'virsh\'s command line (`nodedev virsh nodedev-detach pci_…`), for scripts written for virsh; also what runs when this binary is invoked as `virsh`'
 complete -c nodedev -n "__fish_nodedev_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l cap -d 'Capability names, separated by commas (pci, net, system, mdev_types, vpd, …)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -63,6 +67,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand list" -l inactive-only -
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand list" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -74,6 +79,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -l exact-name -
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand dumpxml" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand info" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand info" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand info" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand info" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -95,6 +101,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l owner -d 'Giv
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l virsh -d 'virsh mode: take `--driver` as the libvirt driver virsh would talk to does (`qemu`: vfio only; `xen`, libxl: pciback only; `auto`: xen in a Xen dom0)' -r -f -a "qemu\t'`qemu:///system` (the QEMU driver)'
 xen\t'`xen:///system` (the libxl driver)'
 auto\t'Whichever this host has: libxl in a Xen dom0, else QEMU'"
+complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -112,6 +119,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -s h -l help -d 
 complete -c nodedev -n "__fish_nodedev_using_subcommand detach" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l id -d 'Every PCI function with these ids: VVVV:DDDD (vendor:device) or VVVV:DDDD:SVVV:SDDD (with the subsystem\'s), in hex; may be repeated' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l xml -d 'Take the device from a node-device document or a `<hostdev>` element' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -128,6 +136,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -s h -l help -
 complete -c nodedev -n "__fish_nodedev_using_subcommand reattach" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l id -d 'Every PCI function with these ids: VVVV:DDDD (vendor:device) or VVVV:DDDD:SVVV:SDDD (with the subsystem\'s), in hex; may be repeated' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l method -d 'Only this method (flr, af_flr, pm, bus, acpi, device_specific, cxl_bus), through reset_method (Linux ≥ 5.15); the list is restored afterwards. With the config-space sequence: flr, af_flr, pm or bus' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -143,6 +152,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -l virsh-output -
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand reset" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -155,6 +165,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -s h -l help -
 complete -c nodedev -n "__fish_nodedev_using_subcommand snapshot" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l group -d 'Only this group' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l class -d 'Only the groups with a device of this class: gpu, vga, audio, multimedia, net, ethernet, wireless, storage, nvme, sata, sas, raid, usb, serial-bus, bridge, crypto, accelerator, or a class code in hex (03, 0300, 030000)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -167,6 +178,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -s h -l help -d 
 complete -c nodedev -n "__fish_nodedev_using_subcommand groups" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l id -d 'Every PCI function with these ids: VVVV:DDDD (vendor:device) or VVVV:DDDD:SVVV:SDDD (with the subsystem\'s), in hex; may be repeated' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l driver -d 'The stub, as for detach: `vfio` (default), `xen`, or a driver name' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -177,6 +189,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -l json -d 'P
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand preflight" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -188,6 +201,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -f -a "normalize" -d 'Parse a node-device document and print it in libvirt\'s canonical form'
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and not __fish_seen_subcommand_from normalize help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from normalize" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from normalize" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from normalize" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from normalize" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -199,6 +213,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_sub
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from normalize" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from help" -f -a "normalize" -d 'Parse a node-device document and print it in libvirt\'s canonical form'
 complete -c nodedev -n "__fish_nodedev_using_subcommand xml; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -209,6 +224,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -l force -d 'Deta
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nodedev -n "__fish_nodedev_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -222,6 +238,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_see
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -f -a "install" -d 'Put the hook into DIR/qemu.d/ (idempotent; libvirtd reads hooks when it starts)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -f -a "uninstall" -d 'Remove the hook from DIR/qemu.d/'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and not __fish_seen_subcommand_from qemu install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -232,6 +249,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_su
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from qemu" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -l dir -d 'libvirt\'s hook directory' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -242,6 +260,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_su
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from uninstall" -l dir -d 'libvirt\'s hook directory' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from uninstall" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from uninstall" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from uninstall" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from uninstall" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -255,6 +274,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_su
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "install" -d 'Put the hook into DIR/qemu.d/ (idempotent; libvirtd reads hooks when it starts)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the hook from DIR/qemu.d/'
 complete -c nodedev -n "__fish_nodedev_using_subcommand hook; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -267,6 +287,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -f -a "list" -d 'Show the persistent assignments, with what sits at each address now'
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -f -a "remove" -d 'Forget devices\' assignments without touching the devices now (an address also works for a card that is gone)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and not __fish_seen_subcommand_from list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -278,6 +299,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from remove" -l id -d 'Every PCI function with these ids: VVVV:DDDD (vendor:device) or VVVV:DDDD:SVVV:SDDD (with the subsystem\'s), in hex; may be repeated' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from remove" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from remove" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from remove" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand persist; and __fish_seen_subcommand_from remove" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -294,6 +316,7 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l udev -d 'The ud
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l initramfs-copy -d 'Where the initramfs\'s copy of the assignments is (its init-bottom script leaves it there), to give back what an out-of-date initramfs assigned' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l dev-vfio -d 'Where the VFIO group nodes are' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l kernel-log -d 'Where `--udev` logs a device it refuses (the kernel log, seen even in the initramfs)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -304,6 +327,39 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -l early -d 'Befor
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand boot" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l state-dir -d 'Where records of detached devices and lock files live' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l unbind-timeout -d 'How long an unbind may take before the tool reports who holds the device (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -l lock-timeout -d 'How long to wait for another nodedev operation on the same device before giving up and naming it (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -s v -l verbose -d 'Print every device compared, not only the ones that differ'
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -s h -l help -d 'Print help'
+complete -c nodedev -n "__fish_nodedev_using_subcommand check" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l device -d 'Only this device\'s events (a node-device name)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l event -d 'The event type to wait for (virsh requires one; see --all)' -r -f -a "lifecycle\t'A device appeared (`Created`) or went away (`Deleted`)'
+update\t'A device that libvirt (or this tool) already knew changed'"
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l timeout -d 'Stop after this many seconds' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l source -d 'Which uevents to read: udevd\'s (after its rules ran, as libvirt reads them), the kernel\'s own, or udevd\'s when udevd runs (auto)' -r -f -a "auto\t'udevd\'s when udevd runs, else the kernel\'s'
+kernel\t'The kernel\'s (netlink group 1)'
+udev\t'udevd\'s (netlink group 2)'"
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l state-dir -d 'Where records of detached devices and lock files live' -r -F
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l unbind-timeout -d 'How long an unbind may take before the tool reports who holds the device (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l lock-timeout -d 'How long to wait for another nodedev operation on the same device before giving up and naming it (seconds, or a number with `ms` or `s`)' -r
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l all -d 'Both event types'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l loop -d 'Keep printing events until the timeout, rather than stopping after the first'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l timestamp -d 'Put a timestamp before each event'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -l list -d 'List the event types and exit'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c nodedev -n "__fish_nodedev_using_subcommand event" -s V -l version -d 'Print version'
+complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l connect -d 'Go through libvirt at this URI (`qemu:///system`) instead of reading sysfs: list, dumpxml, info, detach, reattach, reset, check and event. Needs a build with the libvirt backend (`nodedev --version` says); refused inside the hook' -r
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l root -d 'Read the device tree under this directory, or from a `nodedev snapshot` tar, instead of `/`' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l pci-ids -d 'The pci.ids database for vendor and product names (default: the system\'s)' -r -F
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l config-dir -d 'Where persistent assignments live (`detach --persistent`, `persist`, `boot`)' -r -F
@@ -313,22 +369,24 @@ complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -l lock-timeout -
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s q -l quiet -d 'Quiet: leave out the success messages and the blank line virsh prints after every command'
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s h -l help -d 'Print help'
 complete -c nodedev -n "__fish_nodedev_using_subcommand virsh" -s V -l version -d 'Print version'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "list" -d 'Enumerate devices on this host (virsh nodedev-list)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "dumpxml" -d 'Print a device\'s XML description (virsh nodedev-dumpxml)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "info" -d 'Print basic information about a device (virsh nodedev-info)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "detach" -d 'Detach devices from their host drivers to a stub (virsh nodedev-detach)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "reattach" -d 'Give devices back to their host drivers (virsh nodedev-reattach)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "reset" -d 'Reset devices with the kernel\'s function reset (virsh nodedev-reset)'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "snapshot" -d 'Write the sysfs subset this tool reads into a tar, for bug reports and `--root`'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "groups" -d 'Every IOMMU group, its members, and whether VFIO can use it now'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "preflight" -d 'What a detach would do and whether the host survives it; writes nothing'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "xml" -d 'Work with node-device XML documents'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "apply" -d 'Detach or reattach every PCI host device of a domain document'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "persist" -d 'Persistent assignments: the devices put on a stub at every boot'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "boot" -d 'Put every persistently assigned device on its stub (the boot unit runs this); `--udev BDF` answers the udev rule'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "virsh" -d 'virsh\'s command line (`nodedev virsh nodedev-detach pci_…`), for scripts written for virsh; also what runs when this binary is invoked as `virsh`'
-complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot virsh help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "list" -d 'Enumerate devices on this host (virsh nodedev-list)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "dumpxml" -d 'Print a device\'s XML description (virsh nodedev-dumpxml)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "info" -d 'Print basic information about a device (virsh nodedev-info)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "detach" -d 'Detach devices from their host drivers to a stub (virsh nodedev-detach)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "reattach" -d 'Give devices back to their host drivers (virsh nodedev-reattach)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "reset" -d 'Reset devices with the kernel\'s function reset (virsh nodedev-reset)'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "snapshot" -d 'Write the sysfs subset this tool reads into a tar, for bug reports and `--root`'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "groups" -d 'Every IOMMU group, its members, and whether VFIO can use it now'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "preflight" -d 'What a detach would do and whether the host survives it; writes nothing'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "xml" -d 'Work with node-device XML documents'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "apply" -d 'Detach or reattach every PCI host device of a domain document'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "hook" -d 'The libvirt hook entry point, and its installation'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "persist" -d 'Persistent assignments: the devices put on a stub at every boot'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "boot" -d 'Put every persistently assigned device on its stub (the boot unit runs this); `--udev BDF` answers the udev rule'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "check" -d 'Compare every device\'s XML with libvirt\'s (the daemon at --connect, else libvirt\'s default URI): a diff per device that differs, exit 1 if any does'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "event" -d 'Wait for node-device events and print them as `virsh nodedev-event` does: from the kernel\'s uevents, or from libvirt with --connect'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "virsh" -d 'virsh\'s command line (`nodedev virsh nodedev-detach pci_…`), for scripts written for virsh; also what runs when this binary is invoked as `virsh`'
+complete -c nodedev -n "__fish_nodedev_using_subcommand help; and not __fish_seen_subcommand_from list dumpxml info detach reattach reset snapshot groups preflight xml apply hook persist boot check event virsh help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from xml" -f -a "normalize" -d 'Parse a node-device document and print it in libvirt\'s canonical form'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "qemu" -d 'What libvirtd runs: /etc/libvirt/hooks/qemu.d/* DOMAIN OPERATION SUB-OPERATION EXTRA, with the domain XML on standard input'
 complete -c nodedev -n "__fish_nodedev_using_subcommand help; and __fish_seen_subcommand_from hook" -f -a "install" -d 'Put the hook into DIR/qemu.d/ (idempotent; libvirtd reads hooks when it starts)'
