@@ -102,6 +102,29 @@ capture out/o/ndc $NC --connect "$URI" event --event lifecycle --device pci_0000
 cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
 cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
 verdict connect/event-unknown-device out/o/lvc.txt out/o/ndc.txt
+# virsh mode's nodedev-event (-c URI: through libvirt) and its option errors.
+i=0 # numbered: the arguments alone may repeat across lines
+while IFS= read -r args; do
+  i=$((i + 1))
+  # shellcheck disable=SC2086
+  capture out/o/lvc V $args
+  # shellcheck disable=SC2086
+  capture out/o/ndc $NC virsh -c "$URI" $args
+  cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
+  cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+  verdict "connect/virsh-c/event-$i:$(echo "$args" | tr " =" "_:")" out/o/lvc.txt out/o/ndc.txt
+done <<'ARGS'
+nodedev-event --list
+nodedev-event --event update --timeout 1
+nodedev-event --event=lifecycle --loop --timeout 1 --timestamp
+nodedev-event
+nodedev-event --event nope
+nodedev-event --event update --timeout 0
+nodedev-event --event update --timeout x
+nodedev-event computer
+nodedev-event --event update pci_0000_0f_1f_0 --timeout 1
+nodedev-event --event update --device pci_0000_0f_1f_0 --timeout 1
+ARGS
 # No QEMU driver here: the daemon must not offer one (no other drivers).
 if chroot "$LV" /usr/bin/virsh -c qemu:///system nodedev-list > out/o/qemu.txt 2>&1; then
   fail host-oracle/only-nodedev-driver "a qemu:///system connection worked"

@@ -12,6 +12,7 @@ pub const COMMANDS: &[&str] = &[
     "nodedev-reattach",
     "nodedev-reset",
     "nodedev-info",
+    "nodedev-event",
 ];
 
 use std::ffi::OsString;
@@ -217,7 +218,10 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
     let mut j = 0;
     while j < rest.len() {
         let a = &rest[j];
-        let takes_value = matches!(a.as_str(), "--cap" | "--driver" | "--device" | "--xpath");
+        let takes_value = matches!(
+            a.as_str(),
+            "--cap" | "--driver" | "--device" | "--xpath" | "--event" | "--timeout"
+        );
         if takes_value {
             let v = rest.get(j + 1).cloned().ok_or_else(|| {
                 refusal(
@@ -326,6 +330,59 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
                 need_device(&device)?,
             ]);
         }
+        "nodedev-event" => {
+            unknown(&[
+                "--device",
+                "--event",
+                "--loop",
+                "--timeout",
+                "--list",
+                "--timestamp",
+            ])?;
+            out.push("event".into());
+            if flag("--list").is_some() {
+                out.push("--list".into());
+                return Ok(out);
+            }
+            // virsh's checks, in its order, as the command's own errors.
+            let event = match flag("--event").flatten() {
+                None => {
+                    return Err(refusal(
+                        vec!["either --list or --event <type> is required".into()],
+                        true,
+                    ))
+                }
+                Some(e) if e == "lifecycle" || e == "update" => e,
+                Some(e) => return Err(refusal(vec![format!("unknown event type {e}")], true)),
+            };
+            out.extend(["--event".into(), event]);
+            if let Some(Some(t)) = flag("--timeout") {
+                // vshCommandOptTimeoutToMs: an unsigned number of seconds, not 0,
+                // that fits in an int of milliseconds.
+                match t.parse::<u32>() {
+                    Ok(secs) if secs > 0 && secs <= i32::MAX as u32 / 1000 => {
+                        out.extend(["--timeout".into(), secs.to_string()]);
+                    }
+                    _ => {
+                        return Err(refusal(
+                            vec![format!(
+                            "Numeric value '{t}' for <timeout> option is malformed or out of range"
+                        )],
+                            true,
+                        ))
+                    }
+                }
+            }
+            for f in ["--loop", "--timestamp"] {
+                if flag(f).is_some() {
+                    out.push(f.into());
+                }
+            }
+            // virsh 9.0 takes a positional argument as --device here too.
+            if let Some(d) = device {
+                out.extend(["--device".into(), d]);
+            }
+        }
         _ => unreachable!("checked against COMMANDS"),
     }
     Ok(out)
@@ -344,6 +401,69 @@ mod tests {
 
     fn t(args: &[&str]) -> Result<Vec<String>, Refusal> {
         translate(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn nodedev_event_as_virsh_takes_it() {
+        assert_eq!(
+            t(&[
+                "nodedev-event",
+                "--event=lifecycle",
+                "--loop",
+                "--timeout",
+                "5"
+            ])
+            .unwrap(),
+            ["event", "--event", "lifecycle", "--timeout", "5", "--loop"]
+        );
+        assert_eq!(
+            t(&["nodedev-event", "--list", "--event", "nope"]).unwrap(),
+            ["event", "--list"]
+        );
+        assert_eq!(
+            t(&[
+                "nodedev-event",
+                "--event",
+                "update",
+                "--device",
+                "computer",
+                "--timestamp"
+            ])
+            .unwrap(),
+            [
+                "event",
+                "--event",
+                "update",
+                "--timestamp",
+                "--device",
+                "computer"
+            ]
+        );
+        let lines = |a: &[&str]| t(a).unwrap_err().lines;
+        assert_eq!(
+            lines(&["nodedev-event"]),
+            ["either --list or --event <type> is required"]
+        );
+        assert_eq!(
+            lines(&["nodedev-event", "--event", "nope"]),
+            ["unknown event type nope"]
+        );
+        for bad in ["0", "-1", "x", "2147484"] {
+            assert_eq!(
+                lines(&["nodedev-event", "--event", "update", "--timeout", bad]),
+                [format!(
+                    "Numeric value '{bad}' for <timeout> option is malformed or out of range"
+                )]
+            );
+        }
+        assert_eq!(
+            lines(&["nodedev-event", "computer"]),
+            ["either --list or --event <type> is required"]
+        );
+        assert_eq!(
+            t(&["nodedev-event", "--event", "update", "computer"]).unwrap(),
+            ["event", "--event", "update", "--device", "computer"]
+        );
     }
 
     #[test]

@@ -262,7 +262,7 @@ stamp connect-ops
 # All three listen at once, for each event type, while SR-IOV VFs come and go, a
 # device is hot-removed and a rescan brings it back: virsh nodedev-event, nodedev
 # event (no daemon: udevd's uevents) and nodedev --connect event (libvirt's event
-# API, as virsh uses it).
+# API, as virsh uses it; in our syntax and in virsh mode with -c).
 echo 0 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
 inlv /bin/udevadm settle --timeout=60
 EVT=70
@@ -270,6 +270,7 @@ for t in lifecycle update; do
   V nodedev-event --loop --event $t --timeout $EVT > out/o/lv-event-$t.txt 2>&1 &
   $N event --loop --event $t --timeout $EVT > out/o/nd-event-$t.txt 2>&1 &
   $NC --connect $URI event --loop --event $t --timeout $EVT > out/o/nc-event-$t.txt 2>&1 &
+  $NC virsh -c $URI nodedev-event --loop --event $t --timeout $EVT > out/o/ncv-event-$t.txt 2>&1 &
 done
 sleep 5
 echo 2 > /sys/bus/pci/devices/0000:02:00.0/sriov_numvfs
@@ -284,6 +285,7 @@ wait
 for t in lifecycle update; do
   verdict "event/$t" out/o/lv-event-$t.txt out/o/nd-event-$t.txt
   verdict "connect/event/$t" out/o/lv-event-$t.txt out/o/nc-event-$t.txt
+  verdict "connect/virsh-c/event/$t" out/o/lv-event-$t.txt out/o/ncv-event-$t.txt
 done
 # One-shot through libvirt: the first event only, without --loop (a VF appears).
 V nodedev-event --event lifecycle --timeout 30 > out/o/lv-event-once.txt 2>&1 &
