@@ -125,6 +125,38 @@ nodedev-event computer
 nodedev-event --event update pci_0000_0f_1f_0 --timeout 1
 nodedev-event --event update --device pci_0000_0f_1f_0 --timeout 1
 ARGS
+# Ctrl-C ends `--loop`: virsh prints `event loop interrupted` and the count. Each
+# listener runs in the background until it has a SIGINT handler (SigCgt), then
+# gets SIGINT; virsh, nodedev --connect and virsh mode's -c compared.
+int_run() { # OUT PATTERN CMD…
+  ir_f=$1 ir_pat=$2; shift 2
+  "$@" > "$ir_f.out" 2> "$ir_f.err" &
+  ir_bg=$! ir_pid=""
+  for _ in $(seq 1200); do
+    ir_pid=$(pgrep -n -f "$ir_pat")
+    if [ -n "$ir_pid" ]; then
+      ir_mask=$(awk '/^SigCgt:/ {print $2}' "/proc/$ir_pid/status" 2>/dev/null)
+      [ -n "$ir_mask" ] && [ $(( 0x$ir_mask & 2 )) -ne 0 ] && break
+    fi
+    sleep 0.05
+  done
+  kill -INT "$ir_pid" 2>/dev/null
+  wait "$ir_bg"; echo $? > "$ir_f.rc"
+}
+int_run out/o/lvc "virsh -c $URI nodedev-event --loop" V nodedev-event --loop --event lifecycle
+int_run out/o/ndc "nodedev-libvirt --connect $URI event --loop" $NC --connect "$URI" event --loop --event lifecycle
+int_run out/o/ndv "nodedev-libvirt virsh -c $URI nodedev-event --loop" $NC virsh -c "$URI" nodedev-event --loop --event lifecycle
+int_run out/o/nd "$N event --loop" $N event --loop --event lifecycle
+for f in lvc ndc ndv nd; do cat out/o/$f.out out/o/$f.err out/o/$f.rc > out/o/$f.txt; done
+verdict event-interrupted out/o/lvc.txt out/o/nd.txt
+verdict connect/event-interrupted out/o/lvc.txt out/o/ndc.txt
+verdict connect/virsh-c/event-interrupted out/o/lvc.txt out/o/ndv.txt
+# …and what was compared is the interrupt, not two processes killed alike.
+if grep -qx 'event loop interrupted' out/o/lvc.out && grep -qx 'event loop interrupted' out/o/ndc.out; then
+  pass host-oracle/connect/event-interrupted-line
+else
+  fail host-oracle/connect/event-interrupted-line "virsh: $(tr '\n' ' ' < out/o/lvc.txt); nodedev: $(tr '\n' ' ' < out/o/ndc.txt)"
+fi
 # No QEMU driver here: the daemon must not offer one (no other drivers).
 if chroot "$LV" /usr/bin/virsh -c qemu:///system nodedev-list > out/o/qemu.txt 2>&1; then
   fail host-oracle/only-nodedev-driver "a qemu:///system connection worked"

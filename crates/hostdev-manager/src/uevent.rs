@@ -157,8 +157,11 @@ impl Monitor {
     }
 
     /// The next event, waiting until `deadline` (forever when `None`; a deadline
-    /// already past takes only what is queued); `Ok(None)` once the deadline passed. Messages that do not parse, or that claim to be the
-    /// kernel's but come from a process, are skipped.
+    /// already past takes only what is queued); `Ok(None)` once the deadline
+    /// passed. Messages that do not parse, or that claim to be the kernel's but
+    /// come from a process, are skipped. A signal caught while waiting returns an
+    /// error of kind [`std::io::ErrorKind::Interrupted`], so that the caller can
+    /// look at what its handler set (Ctrl-C) and call again to go on.
     pub fn next(&self, deadline: Option<Instant>) -> std::io::Result<Option<Uevent>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
@@ -168,7 +171,6 @@ impl Monitor {
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(0) => return Ok(None),
                 Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
             }
             let (n, _, from) = match recvfrom(&self.fd, &mut buf[..], RecvFlags::DONTWAIT) {

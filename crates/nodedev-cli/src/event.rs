@@ -19,6 +19,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -215,13 +217,34 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    let interrupted = on_ctrl_c()?;
     let mut printer = Printer::new(args, out);
-    let mut timed_out = true;
-    'wait: while let Some(first) = monitor.next(deadline)? {
+    let mut end = End::TimedOut;
+    'wait: loop {
+        if interrupted.load(Ordering::Relaxed) {
+            end = End::Interrupted;
+            break;
+        }
+        // Waits are bounded so that a Ctrl-C that lands between the check above
+        // and the wait is still seen soon.
+        let wake = Instant::now() + CTRL_C_CHECK;
+        let first = match monitor.next(Some(deadline.map_or(wake, |d| d.min(wake)))) {
+            Ok(Some(e)) => e,
+            Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => break,
+            Ok(None) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
         // Everything already queued is one batch, read against one listing.
         let mut batch = vec![first];
-        while let Some(more) = monitor.next(Some(Instant::now()))? {
-            batch.push(more);
+        loop {
+            match monitor.next(Some(Instant::now())) {
+                Ok(Some(more)) => batch.push(more),
+                Ok(None) => break,
+                // Ctrl-C: the queued batch is printed first, then the loop stops.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => break,
+                Err(e) => return Err(e.into()),
+            }
         }
         let mut now: Option<BTreeMap<String, String>> = None;
         for uevent in &batch {
@@ -239,13 +262,38 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
             for e in events.iter().filter(|e| wanted(e)) {
                 printer.print(SystemTime::now(), e)?;
                 if !args.r#loop {
-                    timed_out = false;
+                    end = End::Done;
                     break 'wait;
                 }
             }
         }
     }
-    printer.finish(timed_out)
+    printer.finish(end)
+}
+
+/// How often an event loop looks at the Ctrl-C flag and the deadline while no
+/// event comes.
+const CTRL_C_CHECK: Duration = Duration::from_millis(200);
+
+/// How an event loop ended, for virsh's last lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The timeout passed: `event loop timed out`.
+    TimedOut,
+    /// Ctrl-C (SIGINT): `event loop interrupted`.
+    Interrupted,
+    /// The one event of a run without `--loop` came.
+    Done,
+}
+
+/// A flag that SIGINT sets, instead of ending the process, so that the loop ends
+/// with virsh's `event loop interrupted` and the count (virsh catches SIGINT while
+/// it waits for events, too).
+fn on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))
+        .context("cannot catch SIGINT")?;
+    Ok(flag)
 }
 
 /// virsh's lines for the events of one `nodedev event`, counted.
@@ -276,9 +324,11 @@ impl<'a> Printer<'a> {
     }
 
     /// virsh's last lines; exit status 1 when no event came.
-    fn finish(self, timed_out: bool) -> Result<()> {
-        if timed_out {
-            writeln!(self.out, "event loop timed out")?;
+    fn finish(self, end: End) -> Result<()> {
+        match end {
+            End::TimedOut => writeln!(self.out, "event loop timed out")?,
+            End::Interrupted => writeln!(self.out, "event loop interrupted")?,
+            End::Done => {}
         }
         writeln!(self.out, "events received: {}", self.count)?;
         if self.count == 0 {
@@ -313,36 +363,34 @@ pub fn through_libvirt(uri: &str, args: &EventArgs, out: &mut dyn Write) -> Resu
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    // A timer that wakes the loop at the deadline (libvirt's timers repeat; the
-    // loop stops at the first expiry).
-    let wake = match args.timeout {
-        Some(s) => Some(
-            virt::event::event_add_timeout(
-                i32::try_from(u64::from(s) * 1000).unwrap_or(i32::MAX),
-                |_, _| {},
-                std::ptr::null_mut(),
-            )
-            .map_err(lv_error)?,
-        ),
-        None => None,
-    };
+    let interrupted = on_ctrl_c()?;
+    // libvirt's loop polls again after a signal, so a timer wakes it to look at
+    // the Ctrl-C flag and the deadline.
+    let wake = virt::event::event_add_timeout(
+        i32::try_from(CTRL_C_CHECK.as_millis()).unwrap_or(i32::MAX),
+        |_, _| {},
+        std::ptr::null_mut(),
+    )
+    .map_err(lv_error)?;
     let mut printer = Printer::new(args, out);
-    let mut timed_out = true;
+    let mut end = End::TimedOut;
     'wait: while deadline.is_none_or(|d| Instant::now() < d) {
+        if interrupted.load(Ordering::Relaxed) {
+            end = End::Interrupted;
+            break;
+        }
         virt::event::event_run_default_impl().map_err(lv_error)?;
         for (when, e) in subscription.take() {
             printer.print(when, &e)?;
             if !args.r#loop {
-                timed_out = false;
+                end = End::Done;
                 break 'wait;
             }
         }
     }
     drop(subscription);
-    if let Some(w) = wake {
-        let _ = w.event_remove_timeout();
-    }
-    printer.finish(timed_out)
+    let _ = wake.event_remove_timeout();
+    printer.finish(end)
 }
 
 #[cfg(test)]

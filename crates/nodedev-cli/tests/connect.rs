@@ -224,3 +224,48 @@ fn a_build_with_the_backend_contacts_the_socket_it_is_given() {
     }
     assert_eq!(connections(&listener), 0);
 }
+
+/// Whether the process has a handler for SIGINT (`SigCgt` in its status): then a
+/// SIGINT reaches the handler instead of ending the process.
+fn catches_sigint(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        })
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[test]
+fn ctrl_c_ends_the_event_loop_as_virsh_does() {
+    // The kernel's uevents, no daemon; `computer` never has events, so nothing
+    // but the interrupt can end the loop.
+    let child = Command::new(env!("CARGO_BIN_EXE_nodedev"))
+        .env_clear()
+        .args([
+            "event", "--loop", "--all", "--source", "kernel", "--device", "computer",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !catches_sigint(child.id()) {
+        assert!(std::time::Instant::now() < deadline, "never caught SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "event loop interrupted\nevents received: 0\n\n",
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
