@@ -38,7 +38,7 @@ fi
 pkgbin=$(mktemp -d)
 dpkg-deb -x "$deb" "$pkgbin"
 if "$pkgbin/usr/bin/nodedev" --version | grep -q '^libvirt backend: no' &&
-   dpkg-deb -f "$deb" Description | grep -q 'without the libvirt backend'; then
+   dpkg-deb -f "$deb" Description | tr -s '\n ' '  ' | grep -q 'without the libvirt backend'; then
   result PASS "persist/package-states-libvirt-backend (--version and Description: no)"
 else
   result FAIL persist/package-states-libvirt-backend "$("$pkgbin/usr/bin/nodedev" --version | tail -n 1); $(dpkg-deb -f "$deb" Description | grep -i libvirt | head -n 2 | tr '\n' ' ')"
