@@ -214,25 +214,11 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
         (args.all || args.event == Some(e.kind()))
             && args.device.as_deref().is_none_or(|d| d == e.name())
     };
-    let deadline = args
-        .timeout
-        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    let interrupted = on_ctrl_c()?;
-    let mut printer = Printer::new(args, out);
-    let mut end = End::TimedOut;
-    'wait: loop {
-        if interrupted.load(Ordering::Relaxed) {
-            end = End::Interrupted;
-            break;
-        }
-        // Waits are bounded so that a Ctrl-C that lands between the check above
-        // and the wait is still seen soon.
-        let wake = Instant::now() + CTRL_C_CHECK;
-        let first = match monitor.next(Some(deadline.map_or(wake, |d| d.min(wake)))) {
+    run_loop(args, out, |until| {
+        let first = match monitor.next(Some(until)) {
             Ok(Some(e)) => e,
-            Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => break,
-            Ok(None) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
         // Everything already queued is one batch, read against one listing.
@@ -247,8 +233,9 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
             }
         }
         let mut now: Option<BTreeMap<String, String>> = None;
+        let mut events = Vec::new();
         for uevent in &batch {
-            let events = known.apply(
+            let these = known.apply(
                 &uevent.action,
                 &uevent.syspath(),
                 uevent.old_syspath().as_deref(),
@@ -259,15 +246,48 @@ pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result
                     Ok(now.clone().unwrap_or_default())
                 },
             )?;
-            for e in events.iter().filter(|e| wanted(e)) {
-                printer.print(SystemTime::now(), e)?;
-                if !args.r#loop {
-                    end = End::Done;
-                    break 'wait;
-                }
+            let delivered = SystemTime::now();
+            events.extend(
+                these
+                    .into_iter()
+                    .filter(|e| wanted(e))
+                    .map(|e| (delivered, e)),
+            );
+        }
+        Ok(events)
+    })
+}
+
+/// The loop both event sources share. `wait(until)` returns the events delivered
+/// by `until` (none if nothing came); waits are at most [`CTRL_C_CHECK`] long, so
+/// that Ctrl-C (even one that lands just before a wait) and the deadline are seen
+/// while nothing comes. Each event is printed as it comes; the loop ends at the
+/// deadline (`--timeout`), at Ctrl-C, or after the first event without `--loop`.
+fn run_loop(
+    args: &EventArgs,
+    out: &mut dyn Write,
+    mut wait: impl FnMut(Instant) -> Result<Vec<(SystemTime, NodeEvent)>>,
+) -> Result<()> {
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    let interrupted = on_ctrl_c()?;
+    let mut printer = Printer::new(args, out);
+    let end = 'wait: loop {
+        if interrupted.load(Ordering::Relaxed) {
+            break End::Interrupted;
+        }
+        let wake = Instant::now() + CTRL_C_CHECK;
+        for (when, e) in wait(deadline.map_or(wake, |d| d.min(wake)))? {
+            printer.print(when, &e)?;
+            if !args.r#loop {
+                break 'wait End::Done;
             }
         }
-    }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break End::TimedOut;
+        }
+    };
     printer.finish(end)
 }
 
@@ -360,37 +380,21 @@ pub fn through_libvirt(uri: &str, args: &EventArgs, out: &mut dyn Write) -> Resu
     };
     let subscription =
         Subscription::new(lv.connection(), device.as_ref(), &kinds).map_err(lv_error)?;
-    let deadline = args
-        .timeout
-        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
-    let interrupted = on_ctrl_c()?;
-    // libvirt's loop polls again after a signal, so a timer wakes it to look at
-    // the Ctrl-C flag and the deadline.
+    // libvirt's loop polls again after a signal, so a timer wakes it at least every
+    // CTRL_C_CHECK for run_loop to look at the Ctrl-C flag and the deadline.
     let wake = virt::event::event_add_timeout(
         i32::try_from(CTRL_C_CHECK.as_millis()).unwrap_or(i32::MAX),
         |_, _| {},
         std::ptr::null_mut(),
     )
     .map_err(lv_error)?;
-    let mut printer = Printer::new(args, out);
-    let mut end = End::TimedOut;
-    'wait: while deadline.is_none_or(|d| Instant::now() < d) {
-        if interrupted.load(Ordering::Relaxed) {
-            end = End::Interrupted;
-            break;
-        }
+    let result = run_loop(args, out, |_until| {
         virt::event::event_run_default_impl().map_err(lv_error)?;
-        for (when, e) in subscription.take() {
-            printer.print(when, &e)?;
-            if !args.r#loop {
-                end = End::Done;
-                break 'wait;
-            }
-        }
-    }
+        Ok(subscription.take())
+    });
     drop(subscription);
     let _ = wake.event_remove_timeout();
-    printer.finish(end)
+    result
 }
 
 #[cfg(test)]
