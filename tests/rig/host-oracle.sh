@@ -91,27 +91,21 @@ fi
 # ending work against libvirtd as virsh's do (the events themselves are in the
 # guest oracle).
 for t in lifecycle update; do
-  capture out/o/lvc V nodedev-event --event $t --timeout 2
-  capture out/o/ndc $NC --connect "$URI" event --event $t --timeout 2
-  cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-  cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+  capture_whole out/o/lvc V nodedev-event --event $t --timeout 2
+  capture_whole out/o/ndc $NC --connect "$URI" event --event $t --timeout 2
   verdict "connect/event-timeout/$t" out/o/lvc.txt out/o/ndc.txt
 done
-capture out/o/lvc V nodedev-event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
-capture out/o/ndc $NC --connect "$URI" event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
-cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+capture_whole out/o/lvc V nodedev-event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
+capture_whole out/o/ndc $NC --connect "$URI" event --event lifecycle --device pci_0000_0f_1f_0 --timeout 1
 verdict connect/event-unknown-device out/o/lvc.txt out/o/ndc.txt
 # virsh mode's nodedev-event (-c URI: through libvirt) and its option errors.
 i=0 # numbered: the arguments alone may repeat across lines
 while IFS= read -r args; do
   i=$((i + 1))
   # shellcheck disable=SC2086
-  capture out/o/lvc V $args
+  capture_whole out/o/lvc V $args
   # shellcheck disable=SC2086
-  capture out/o/ndc $NC virsh -c "$URI" $args
-  cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-  cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+  capture_whole out/o/ndc $NC virsh -c "$URI" $args
   verdict "connect/virsh-c/event-$i:$(echo "$args" | tr " =" "_:")" out/o/lvc.txt out/o/ndc.txt
 done <<'ARGS'
 nodedev-event --list
@@ -147,7 +141,7 @@ int_run out/o/lvc "virsh -c $URI nodedev-event --loop" V nodedev-event --loop --
 int_run out/o/ndc "nodedev-libvirt --connect $URI event --loop" $NC --connect "$URI" event --loop --event lifecycle
 int_run out/o/ndv "nodedev-libvirt virsh -c $URI nodedev-event --loop" $NC virsh -c "$URI" nodedev-event --loop --event lifecycle
 int_run out/o/nd "$N event --loop" $N event --loop --event lifecycle
-for f in lvc ndc ndv nd; do cat out/o/$f.out out/o/$f.err out/o/$f.rc > out/o/$f.txt; done
+for f in lvc ndc ndv nd; do whole out/o/$f; done
 verdict event-interrupted out/o/lvc.txt out/o/nd.txt
 verdict connect/event-interrupted out/o/lvc.txt out/o/ndc.txt
 verdict connect/virsh-c/event-interrupted out/o/lvc.txt out/o/ndv.txt

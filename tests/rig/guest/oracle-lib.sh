@@ -51,6 +51,10 @@ capture() {
   "$@" > "$c_p.out" 2> "$c_p.err"; echo $? > "$c_p.rc"
 }
 capture_all() { c_p=$1; shift; "$@" > "$c_p.all" 2>&1; }
+# whole PREFIX: PREFIX.txt, stdout, stderr and the exit code of a capture one after
+# another (what most comparisons compare); capture_whole PREFIX CMD…: both.
+whole() { cat "$1.out" "$1.err" "$1.rc" > "$1.txt"; }
+capture_whole() { capture "$@"; whole "$1"; }
 ovr() { cat "/sys/bus/pci/devices/$1/driver_override" 2>/dev/null; }
 state_of() { echo "driver=$(driver_of "$1") driver_override=$(ovr "$1")"; }
 
@@ -91,11 +95,9 @@ oracle_inventory() {
   # --cap X for every capability name virsh 9.0 accepts (virNodeDevCap enum order).
   for cap in system pci usb_device usb net scsi_host scsi_target scsi storage fc_host vports \
              scsi_generic drm mdev_types mdev ccw css vdpa ap_card ap_queue ap_matrix vpd; do
-    capture out/o/lv-cap-$cap V nodedev-list --cap "$cap"
-    capture out/o/nd-cap-$cap $N list --cap "$cap"
+    capture_whole out/o/lv-cap-$cap V nodedev-list --cap "$cap"
+    capture_whole out/o/nd-cap-$cap $N list --cap "$cap"
     why=$(pending_cap_why "$cap")
-    cat out/o/lv-cap-$cap.out out/o/lv-cap-$cap.err out/o/lv-cap-$cap.rc > out/o/lv-cap-$cap.txt
-    cat out/o/nd-cap-$cap.out out/o/nd-cap-$cap.err out/o/nd-cap-$cap.rc > out/o/nd-cap-$cap.txt
     verdict "list-cap/$cap" out/o/lv-cap-$cap.txt out/o/nd-cap-$cap.txt "$why"
   done
 
@@ -131,10 +133,8 @@ oracle_connect() {
   # oc_same NAME VIRSH-ARGS…: virsh -c URI ARGS vs nodedev virsh -c URI ARGS.
   oc_same() {
     oc_name=$1; shift
-    capture out/o/lvc VC "$@"
-    capture out/o/ndc $NC virsh -c "$oc_uri" "$@"
-    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    capture_whole out/o/lvc VC "$@"
+    capture_whole out/o/ndc $NC virsh -c "$oc_uri" "$@"
     verdict "connect/virsh-c/$oc_name" out/o/lvc.txt out/o/ndc.txt
   }
   # oc_ours NAME NODEDEV-ARGS -- VIRSH-ARGS…: nodedev --connect URI ARGS vs virsh.
@@ -142,11 +142,9 @@ oracle_connect() {
     oc_name=$1; shift
     oc_n=""
     while [ "$1" != -- ]; do oc_n="$oc_n $1"; shift; done; shift
-    capture out/o/lvc VC "$@"
+    capture_whole out/o/lvc VC "$@"
     # shellcheck disable=SC2086
-    capture out/o/ndc $NC --connect "$oc_uri" $oc_n
-    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    capture_whole out/o/ndc $NC --connect "$oc_uri" $oc_n
     verdict "connect/ours/$oc_name" out/o/lvc.txt out/o/ndc.txt
   }
   oc_same list nodedev-list
@@ -166,13 +164,10 @@ oracle_connect() {
   # Per device, virsh runs once per command and both forms of nodedev are compared
   # with that one answer.
   oc_both() { # NAME VIRSH-COMMAND OUR-COMMAND DEVICE
-    capture out/o/lvc VC "$2" "$4"
-    cat out/o/lvc.out out/o/lvc.err out/o/lvc.rc > out/o/lvc.txt
-    capture out/o/ndc $NC virsh -c "$oc_uri" "$2" "$4"
-    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    capture_whole out/o/lvc VC "$2" "$4"
+    capture_whole out/o/ndc $NC virsh -c "$oc_uri" "$2" "$4"
     verdict "connect/virsh-c/$1" out/o/lvc.txt out/o/ndc.txt
-    capture out/o/ndc $NC --connect "$oc_uri" "$3" "$4"
-    cat out/o/ndc.out out/o/ndc.err out/o/ndc.rc > out/o/ndc.txt
+    capture_whole out/o/ndc $NC --connect "$oc_uri" "$3" "$4"
     verdict "connect/ours/$1" out/o/lvc.txt out/o/ndc.txt
   }
   while read -r d; do
