@@ -133,16 +133,20 @@ fn through_libvirt(
                 (a.json, "--json"),
             ],
         )),
+        // --source picks this tool's uevent socket; through libvirt the daemon's
+        // events are read.
+        Command::Event(a) => Some((
+            "event",
+            vec![(
+                !matches!(a.source, crate::cli::UeventSource::Auto),
+                "--source",
+            )],
+        )),
         _ => None,
     };
     if let Some((cmd, flags)) = ours {
         if let Some((_, flag)) = flags.iter().find(|(set, _)| *set) {
             bail!("--connect: {cmd} {flag} is this tool's own (libvirt has no such option); leave out --connect or {flag}");
-        }
-    }
-    if let Command::Event(a) = &cli.command {
-        if !matches!(a.source, crate::cli::UeventSource::Auto) {
-            bail!("--connect: event --source chooses this tool's uevent socket; through libvirt the daemon's events are read; leave out --connect or --source");
         }
     }
     // Our own spellings of a PCI device (0000:07:10.1, 07:10.1) become its libvirt
