@@ -433,6 +433,17 @@ pub enum EventType {
     Update,
 }
 
+impl EventType {
+    /// virsh's names of the event types, in virsh's order (`nodedev-event --list`).
+    pub fn names() -> impl Iterator<Item = String> {
+        use clap::ValueEnum;
+        Self::value_variants()
+            .iter()
+            .filter_map(|t| t.to_possible_value())
+            .map(|v| v.get_name().to_string())
+    }
+}
+
 /// `nodedev event`.
 #[derive(Args, Debug)]
 pub struct EventArgs {

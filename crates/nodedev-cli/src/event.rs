@@ -188,8 +188,9 @@ fn timestamp(now: SystemTime) -> String {
 /// `nodedev event` without `--connect`.
 pub fn event(backend: &Backend, args: &EventArgs, out: &mut dyn Write) -> Result<()> {
     if args.list {
-        writeln!(out, "lifecycle")?;
-        writeln!(out, "update")?;
+        for name in EventType::names() {
+            writeln!(out, "{name}")?;
+        }
         return Ok(());
     }
     anyhow::ensure!(

@@ -352,7 +352,7 @@ pub fn translate(args: &[String]) -> Result<Vec<String>, Refusal> {
                         true,
                     ))
                 }
-                Some(e) if e == "lifecycle" || e == "update" => e,
+                Some(e) if crate::cli::EventType::names().any(|n| n == e) => e,
                 Some(e) => return Err(refusal(vec![format!("unknown event type {e}")], true)),
             };
             out.extend(["--event".into(), event]);
